@@ -1,0 +1,30 @@
+"""SkillMimic: physics-based human-object interaction skills learned from motion capture."""
+from setuptools import find_packages, setup
+
+setup(
+    name="skillmimic",
+    version="0.1.0",
+    description="Learn basketball skills from human-ball motion capture with MuJoCo Warp and PPO",
+    python_requires=">=3.11",
+    packages=find_packages(include=["skillmimic", "skillmimic.*"]),
+    package_data={"skillmimic": ["motion/manifests/*.json"]},
+    install_requires=[
+        "torch>=2.4",
+        "numpy>=1.26",
+        # MuJoCo, MuJoCo Warp and Warp are pinned together: drift between them is the most
+        # common install failure of MuJoCo Warp projects (see ANCHORS in the design notes).
+        "mujoco==4.0.0",
+        "mujoco-warp==4.0.0",
+        "warp-lang==1.19.0",
+        "rl-games==1.6.5",
+        "omegaconf>=2.3",
+        "tensorboard>=2.15",
+        "trimesh>=4.0",
+        "smplx>=0.1.28",
+        "tqdm>=4.66",
+        "imageio>=2.34",
+        "imageio-ffmpeg>=0.5",
+    ],
+    extras_require={"dev": ["pytest>=8"]},
+    entry_points={"console_scripts": ["skillmimic=skillmimic.cli:main"]},
+)

@@ -1,0 +1,3 @@
+from skillmimic.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Throughput benchmarks (``skillmimic bench``). Results carry the machine they came from."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from skillmimic.sim.base import SimConfig
+from skillmimic.sim.factory import make_simulator
+from skillmimic.sim.state import standing_state
+
+
+def machine_info(device: str) -> dict:
+    import mujoco
+    import warp
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = dict(host=platform.node(), cpu=cpu, cpu_count=os.cpu_count(), python=platform.python_version(),
+                torch=torch.__version__, mujoco=mujoco.__version__, warp=warp.__version__)
+    if str(device).startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def bench_sim(backend: str, device: str, envs: int, steps: int, warmup: int = 10, graph: bool = True) -> dict:
+    """World control-steps per second of the raw physics step (PD targets -> substeps + forward)."""
+    sim = make_simulator(backend, envs, device, cfg=SimConfig(graph=graph))
+    sim.set_state(torch.arange(envs), standing_state(envs))
+    gen = torch.Generator().manual_seed(0)
+    targets = (0.05 * torch.randn(envs, 156, generator=gen)).to(sim.device)
+    for _ in range(warmup):
+        sim.step(targets)
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        sim.step(targets)
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    return dict(kind="sim", backend=backend, device=str(device), envs=envs, steps=steps, substeps=sim.substeps,
+                graph=bool(getattr(sim, "use_graphs", False)), seconds=round(seconds, 4),
+                world_steps_per_s=round(envs * steps / seconds, 1),
+                physics_steps_per_s=round(envs * steps * sim.substeps / seconds, 1),
+                diverged=int(sim.diverged().sum()), machine=machine_info(device))
+
+
+def report(result: dict, json_path: str | None = None) -> str:
+    line = (f"bench {result['kind']}: {result['backend']} on {result['device']} "
+            f"({result['machine'].get('gpu', result['machine']['cpu'])}), {result['envs']} envs x "
+            f"{result['steps']} steps in {result['seconds']:.2f} s: {result['world_steps_per_s']:,.0f} world-steps/s")
+    if "env_steps_per_s" in result:
+        line += f"; full env {result['env_steps_per_s']:,.0f} steps/s = {100 * result['env_to_sim_ratio']:.0f} % of raw physics"
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
+    return line

@@ -1,0 +1,101 @@
+"""The ``skillmimic`` command. It parses arguments and calls into the package; no logic here."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from skillmimic.errors import SkillMimicError
+
+
+def _data_fetch(a) -> None:
+    from skillmimic.motion.datasets import data_root
+    from skillmimic.motion.fetch import fetch
+
+    fetch(a.name, Path(a.dest) if a.dest else data_root(), source=a.source, base_url=a.url)
+
+
+def _data_inspect(a) -> None:
+    from skillmimic.motion.report import format_report, inspect_motion
+
+    rep = inspect_motion(a.path, a.skill)
+    if a.json:
+        print(json.dumps(rep, indent=1))
+    else:
+        print(format_report(rep))
+
+
+def _data_render(a) -> None:
+    from skillmimic.motion.library import MotionLibrary
+    from skillmimic.viewer.replay import render_motion
+
+    n = render_motion(MotionLibrary.load(a.path, skill=a.skill), a.video, a.width, a.height)
+    print(f"wrote {a.video} ({n} frames)")
+
+
+def _bench_sim(a) -> None:
+    from skillmimic.bench import bench_sim, report
+
+    print(report(bench_sim(a.backend, a.device, a.envs, a.steps, a.warmup, graph=not a.no_graph), a.json))
+
+
+def _skill_arg(s: str) -> int:
+    from skillmimic.skills import skill_id
+
+    return skill_id(s)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="skillmimic", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="motion data: fetch, inspect, render").add_subparsers(dest="action", required=True)
+    f = data.add_parser("fetch", help="download a dataset (checksummed) into the data root")
+    f.add_argument("name", help="dataset name, e.g. ballplay-m")
+    f.add_argument("--from", dest="source", type=Path, help="copy from a local mirror folder instead of downloading")
+    f.add_argument("--dest", help="data root to fetch into (default: $SKILLMIMIC_DATA or ./motions)")
+    f.add_argument("--url", help="override the download base URL")
+    f.set_defaults(func=_data_fetch)
+
+    i = data.add_parser("inspect", help="list the clips of a motion file or folder")
+    i.add_argument("path", help="a .pt file, a folder, or a dataset-relative name like ballplay-m/layup")
+    i.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    i.add_argument("--skill", type=_skill_arg, help="label every clip with this skill (id or name)")
+    i.set_defaults(func=_data_inspect)
+
+    r = data.add_parser("render", help="kinematic playback of clips to an mp4 (offscreen)")
+    r.add_argument("path", help="a .pt file, a folder, or a dataset-relative name")
+    r.add_argument("--video", required=True, help="output .mp4")
+    r.add_argument("--width", type=int, default=640)
+    r.add_argument("--height", type=int, default=480)
+    r.add_argument("--skill", type=_skill_arg, help="label every clip with this skill (id or name)")
+    r.set_defaults(func=_data_render)
+    bench = sub.add_parser("bench", help="throughput benchmarks").add_subparsers(dest="target", required=True)
+    b = bench.add_parser("sim", help="raw physics step: world-steps per second")
+    _bench_args(b)
+    b.set_defaults(func=_bench_sim)
+    return p
+
+
+def _bench_args(b) -> None:
+    b.add_argument("--backend", choices=("mjwarp", "mujoco"), default="mjwarp")
+    b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.add_argument("--envs", type=int, default=16, help="number of worlds")
+    b.add_argument("--steps", type=int, default=100, help="timed control steps")
+    b.add_argument("--warmup", type=int, default=10, help="untimed steps first (kernel loading, graph capture)")
+    b.add_argument("--no-graph", action="store_true", help="MuJoCo Warp on CUDA: launch kernels without CUDA graphs")
+    b.add_argument("--json", help="also write the result to this JSON file")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        args.func(args)
+    except SkillMimicError as e:
+        print(f"skillmimic: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("skillmimic: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,1 @@
+"""Batched physics: N worlds of the same scene behind one interface (see ``base.Simulator``)."""

@@ -1,0 +1,185 @@
+"""The simulator interface: a batch of N worlds of the same scene, read and written as torch.
+
+Every backend holds the same MuJoCo model (``skillmimic.humanoid``) and exposes:
+
+- ``set_state(env_ids, state)``: fully reset those worlds (solver warm-start and all), write
+  their state, and run a forward pass so every derived quantity is current;
+- ``step(targets)``: PD targets for the 156 hinges, ``substeps`` physics steps, then one
+  forward pass, so bodies, contacts and forces read afterwards describe the post-step state;
+- reads: ``state()``, ``bodies()``, ``contacts(threshold)``, ``diverged()``.
+
+Contacts are summarised per world from MuJoCo's contact list: the normal force of each active
+contact (sum of its pyramid edges) is accumulated per body pair, then thresholded.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import mujoco
+import torch
+
+from skillmimic.humanoid import NUM_BODIES, NUM_DOFS, SceneConfig, build_model
+from skillmimic.sim.state import NQ, NV, SimState, qpos_qvel_to_state, state_to_qpos_qvel
+
+BALL_BODY = NUM_BODIES + 1  # MuJoCo body id of the ball; 0 is the world (floor), 1..53 the humanoid
+_SLOTS = NUM_BODIES + 2
+MAX_SPEED = 1.0e4  # |qvel| above this (m/s or rad/s) counts as diverged, like a non-finite value
+
+
+@dataclass
+class BodyState:
+    """World-frame pose and velocity of the 53 humanoid bodies (origin of each body frame)."""
+
+    pos: torch.Tensor  # [N, 53, 3]
+    rot: torch.Tensor  # [N, 53, 4] (w, x, y, z)
+    vel: torch.Tensor  # [N, 53, 3]
+    ang_vel: torch.Tensor  # [N, 53, 3]
+
+
+@dataclass
+class Contacts:
+    """Per-world contact summary; a contact counts when its normal force exceeds the threshold."""
+
+    ball_body: torch.Tensor  # [N, 53] bool: humanoid body b touches the ball
+    body_any: torch.Tensor  # [N, 53] bool: body b touches anything (floor, ball or itself)
+    ball_floor: torch.Tensor  # [N] bool
+    body_force: torch.Tensor  # [N, 53] summed normal force on each body (N)
+    ball_force: torch.Tensor  # [N] summed normal force between ball and humanoid (N)
+
+
+@dataclass
+class ContactList:
+    """Flat contact arrays of all worlds (rows past ``count`` or with ``valid`` False are ignored)."""
+
+    world: torch.Tensor  # [K] int
+    body1: torch.Tensor  # [K] MuJoCo body ids
+    body2: torch.Tensor  # [K]
+    normal_force: torch.Tensor  # [K]
+    valid: torch.Tensor  # [K] bool
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Backend-independent simulator settings."""
+
+    substeps: int = 2  # physics steps per control step (60 Hz control at 120 Hz physics)
+    nconmax: int = 64  # contacts per world (MuJoCo Warp pools them: nconmax x worlds in all)
+    njmax: int = 256  # constraint rows per world
+    threads: int = 0  # MuJoCo C worker threads (0: one per CPU core)
+    graph: bool = True  # MuJoCo Warp on CUDA: capture step/forward/reset in CUDA graphs
+
+
+class Simulator(ABC):
+    """N worlds of the scene; subclasses provide the physics and the raw arrays."""
+
+    def __init__(self, num_worlds: int, device: str | torch.device, scene: SceneConfig, cfg: SimConfig):
+        self.num_worlds = num_worlds
+        self.device = torch.device(device)
+        self.scene = scene
+        self.cfg = cfg
+        self.model: mujoco.MjModel = build_model(scene)
+        self.substeps = cfg.substeps
+        self.control_dt = cfg.substeps * self.model.opt.timestep
+        self._geom_body = torch.as_tensor(self.model.geom_bodyid, dtype=torch.long, device=self.device)
+        self._root_of = torch.as_tensor(self.model.body_rootid, dtype=torch.long, device=self.device)
+
+    # --- physics -----------------------------------------------------------------------------
+    @abstractmethod
+    def step(self, targets: torch.Tensor) -> None:
+        """Apply PD targets ``[N, 156]`` (radians), advance one control step, refresh derived data."""
+
+    @abstractmethod
+    def _reset_write_forward(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+        """Fully reset worlds ``env_ids``, write their qpos/qvel, then a forward pass."""
+
+    def set_state(self, env_ids: torch.Tensor, state: SimState) -> None:
+        """Reset worlds ``env_ids`` to ``state`` (batched like ``env_ids``); others are untouched."""
+        env_ids = torch.as_tensor(env_ids, dtype=torch.long, device=self.device)
+        if env_ids.numel() == 0:
+            return
+        qpos, qvel = state_to_qpos_qvel(state.to(self.device))
+        if qpos.shape != (env_ids.numel(), NQ) or qvel.shape != (env_ids.numel(), NV):
+            raise ValueError(f"set_state: state has {qpos.shape[0]} rows for {env_ids.numel()} worlds")
+        self._reset_write_forward(env_ids, qpos, qvel)
+
+    # --- raw arrays (torch, [N, ...]) supplied by the backend -----------------------------
+    @property
+    @abstractmethod
+    def qpos(self) -> torch.Tensor: ...
+
+    @property
+    @abstractmethod
+    def qvel(self) -> torch.Tensor: ...
+
+    @abstractmethod
+    def _kinematics(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``xpos [N, nbody, 3]``, ``xquat [N, nbody, 4]``, ``cvel [N, nbody, 6]``, ``subtree_com``."""
+
+    @abstractmethod
+    def _contact_list(self) -> ContactList: ...
+
+    @abstractmethod
+    def _unstable(self) -> torch.Tensor:
+        """[N] bool: backend-specific divergence (bad accelerations, buffer overflow)."""
+
+    # --- reads ----------------------------------------------------------------------------
+    def state(self) -> SimState:
+        return qpos_qvel_to_state(self.qpos, self.qvel)
+
+    def bodies(self) -> BodyState:
+        xpos, xquat, cvel, com = self._kinematics()
+        b = slice(1, NUM_BODIES + 1)
+        return BodyState(pos=xpos[:, b], rot=xquat[:, b], **_point_velocity(xpos, cvel, com, self._root_of, b))
+
+    def contacts(self, threshold: float = 0.1) -> Contacts:
+        return summarize_contacts(self._contact_list(), self.num_worlds, threshold)
+
+    def diverged(self) -> torch.Tensor:
+        """[N] bool: non-finite or runaway state, or a backend failure; such worlds must be reset."""
+        bad = ~torch.isfinite(self.qpos).all(dim=1) | ~torch.isfinite(self.qvel).all(dim=1)
+        return bad | (self.qvel.abs() > MAX_SPEED).any(dim=1) | self._unstable()
+
+    def overflow_report(self) -> str | None:
+        """A one-line hint when a fixed-size buffer overflowed (MuJoCo Warp), else None."""
+        return None
+
+    def _check_targets(self, targets: torch.Tensor) -> None:
+        if targets.shape != (self.num_worlds, NUM_DOFS):
+            raise ValueError(f"step: expected PD targets of shape [{self.num_worlds}, {NUM_DOFS}], "
+                             f"got {list(targets.shape)}")
+
+
+def _point_velocity(xpos, cvel, com, root_of, b) -> dict[str, torch.Tensor]:
+    """World linear/angular velocity at each body origin from MuJoCo's com-based ``cvel``."""
+    ang = cvel[:, b, 0:3]
+    lin = cvel[:, b, 3:6] + torch.cross(ang, xpos[:, b] - com[:, root_of[b]], dim=-1)
+    return dict(vel=lin, ang_vel=ang)
+
+
+def normal_forces(efc_force: torch.Tensor, world: torch.Tensor, adr: torch.Tensor, dim: torch.Tensor) -> torch.Tensor:
+    """Normal force of each contact: the sum of its pyramid edge forces (one row if condim 1)."""
+    rows = torch.where(dim == 1, 1, 2 * (dim - 1))
+    k = torch.arange(4, device=efc_force.device)
+    idx = (adr.unsqueeze(1) + k).clamp(0, efc_force.shape[1] - 1)
+    take = (k < rows.unsqueeze(1)) & (adr.unsqueeze(1) >= 0)
+    f = efc_force[world.clamp(0, efc_force.shape[0] - 1).unsqueeze(1), idx]
+    return (f * take).sum(dim=1)
+
+
+def summarize_contacts(c: ContactList, num_worlds: int, threshold: float) -> Contacts:
+    w = c.world.clamp(0, num_worlds - 1)
+    f = torch.where(c.valid, c.normal_force, torch.zeros_like(c.normal_force))
+    b1 = c.body1.clamp(0, _SLOTS - 1)
+    b2 = c.body2.clamp(0, _SLOTS - 1)
+    body = torch.zeros(num_worlds * _SLOTS, dtype=f.dtype, device=f.device)
+    body.index_add_(0, w * _SLOTS + b1, f)
+    body.index_add_(0, w * _SLOTS + b2, torch.where(b1 == b2, torch.zeros_like(f), f))
+    ball = torch.zeros_like(body)
+    other = torch.where(b1 == BALL_BODY, b2, b1)
+    ball.index_add_(0, w * _SLOTS + other, torch.where((b1 == BALL_BODY) | (b2 == BALL_BODY), f, torch.zeros_like(f)))
+    body = body.view(num_worlds, _SLOTS)
+    ball = ball.view(num_worlds, _SLOTS)
+    h = slice(1, NUM_BODIES + 1)
+    return Contacts(ball_body=ball[:, h] > threshold, body_any=body[:, h] > threshold,
+                    ball_floor=ball[:, 0] > threshold, body_force=body[:, h], ball_force=ball[:, h].sum(1))

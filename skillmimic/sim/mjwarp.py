@@ -1,0 +1,156 @@
+"""MuJoCo Warp backend: all worlds in one batched ``mujoco_warp.Data``, on CUDA or the CPU.
+
+Warp arrays are exposed to torch without copies (``wp.to_torch``) and written in place only,
+because captured CUDA graphs hold array addresses. On CUDA the control step (substeps plus a
+forward pass), the forward pass and the masked reset are each captured once in a CUDA graph
+and replayed; Warp runs on torch's current stream so the two stay ordered.
+"""
+from __future__ import annotations
+
+import warp as wp
+
+wp.config.quiet = True
+wp.config.log_level = wp.LOG_WARNING  # no per-module load lines; compile errors still show
+
+import mujoco  # noqa: E402
+import mujoco_warp as mjw  # noqa: E402
+import torch  # noqa: E402
+
+from skillmimic.errors import SkillMimicError  # noqa: E402
+from skillmimic.humanoid import SceneConfig  # noqa: E402
+from skillmimic.sim.base import ContactList, SimConfig, Simulator, normal_forces  # noqa: E402
+from skillmimic.sim.state import standing_state  # noqa: E402
+
+# Buffer overflows make MuJoCo Warp drop contacts or constraints; a world with one is treated as
+# diverged. The solver's iteration-limit bits are not failures and are left out.
+_OVERFLOW = int(mjw.OverflowType.ALL & ~(mjw.OverflowType.ITERATIONS | mjw.OverflowType.LS_ITERATIONS))
+
+
+class WarpSimulator(Simulator):
+    def __init__(self, num_worlds: int, device: str | torch.device = "cuda", scene: SceneConfig = SceneConfig(),
+                 cfg: SimConfig = SimConfig()):
+        super().__init__(num_worlds, device, scene, cfg)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise SkillMimicError("device 'cuda' requested but CUDA is not available; use --device cpu")
+        wp.init()
+        self._wp_device = wp.get_device("cpu" if self.device.type == "cpu" else f"cuda:{self.device.index or 0}")
+        self._stream = wp.stream_from_torch(torch.cuda.current_stream(self.device)) if self.device.type == "cuda" else None
+        mjd = mujoco.MjData(self.model)  # no contacts yet: every world is set below
+        with wp.ScopedDevice(self._wp_device):
+            self.m = mjw.put_model(self.model)
+            self.m.opt.warn_overflow = 0  # overflows are detected per world and reported by the caller
+            self.d = mjw.put_data(self.model, mjd, nworld=num_worlds, nconmax=cfg.nconmax, njmax=cfg.njmax)
+            self._reset_mask = wp.zeros(num_worlds, dtype=bool)
+        d = self.d
+        t = wp.to_torch
+        self._qpos, self._qvel, self._ctrl, self._qacc = t(d.qpos), t(d.qvel), t(d.ctrl), t(d.qacc)
+        self._xpos, self._xquat, self._cvel, self._com = t(d.xpos), t(d.xquat), t(d.cvel), t(d.subtree_com)
+        self._overflow, self._mask = t(d.overflow), t(self._reset_mask)
+        con = d.contact
+        self._con_geom, self._con_world, self._con_dim = t(con.geom), t(con.worldid), t(con.dim)
+        self._con_adr, self._con_type, self._nacon = t(con.efc_address), t(con.type), t(d.nacon)
+        self._efc_force = t(d.efc.force)
+        self._nefc, self._ncollision = t(d.nefc), t(d.ncollision)
+        self._con_row = torch.arange(self._con_geom.shape[0], device=self.device)
+        self.use_graphs = (self.device.type == "cuda" and cfg.graph and wp.is_mempool_enabled(self._wp_device))
+        self._graphs: dict[str, wp.Graph] = {}
+        self.set_state(torch.arange(num_worlds), standing_state(num_worlds))
+
+    # --- physics -------------------------------------------------------------------------
+    def _physics_step(self) -> None:
+        for _ in range(self.substeps):
+            mjw.step(self.m, self.d)
+        mjw.forward(self.m, self.d)
+
+    def _physics_forward(self) -> None:
+        mjw.forward(self.m, self.d)
+
+    def _physics_reset(self) -> None:
+        mjw.reset_data(self.m, self.d, reset=self._reset_mask)
+
+    def _launch(self, name: str, fn) -> None:
+        """Run ``fn``; on CUDA capture it the first time and replay the graph afterwards."""
+        with wp.ScopedDevice(self._wp_device), wp.ScopedStream(self._stream) if self._stream else _nullctx():
+            if not self.use_graphs:
+                fn()
+                return
+            graph = self._graphs.get(name)
+            if graph is None:
+                with wp.ScopedCapture(device=self._wp_device, stream=self._stream) as capture:
+                    fn()
+                graph = self._graphs[name] = capture.graph
+            wp.capture_launch(graph, stream=self._stream)
+
+    def step(self, targets: torch.Tensor) -> None:
+        self._check_targets(targets)
+        self._ctrl.copy_(targets)
+        self._launch("step", self._physics_step)
+
+    def forward(self) -> None:
+        self._launch("forward", self._physics_forward)
+
+    def _reset_write_forward(self, env_ids, qpos, qvel) -> None:
+        self._mask.zero_()
+        self._mask[env_ids] = True
+        self._launch("reset", self._physics_reset)
+        self._qpos[env_ids] = qpos
+        self._qvel[env_ids] = qvel
+        self.forward()
+
+    # --- reads ---------------------------------------------------------------------------
+    @property
+    def qpos(self) -> torch.Tensor:
+        return self._qpos
+
+    @property
+    def qvel(self) -> torch.Tensor:
+        return self._qvel
+
+    def _kinematics(self):
+        return self._xpos, self._xquat, self._cvel, self._com
+
+    def _contact_list(self) -> ContactList:
+        geom = self._con_geom.long().clamp_min(0)
+        world = self._con_world.long()
+        valid = (self._con_row < self._nacon[0]) & ((self._con_type & 1) != 0)  # ContactType.CONSTRAINT
+        return ContactList(world=world, body1=self._geom_body[geom[:, 0]], body2=self._geom_body[geom[:, 1]],
+                           normal_force=normal_forces(self._efc_force, world, self._con_adr[:, 0].long(),
+                                                      self._con_dim.long()),
+                           valid=valid)
+
+    def _overflow_bits(self) -> torch.Tensor:
+        """Per-world overflow bits, including pool overflows a forward pass alone does not flag.
+
+        Contacts share one pool of ``nconmax * worlds`` rows; when it overflows, whose contacts
+        were dropped is unknown, so every world is marked.
+        """
+        d = self.d
+        pool = (self._nacon[0] > d.naconmax) | (self._ncollision[0] > d.naconmax)
+        bits = (self._overflow & _OVERFLOW) | torch.where(pool, int(mjw.OverflowType.NARROWPHASE), 0)
+        return bits | torch.where(self._nefc > d.njmax, int(mjw.OverflowType.NEFC), 0)
+
+    def _unstable(self) -> torch.Tensor:
+        return (self._overflow_bits() != 0) | ~torch.isfinite(self._qacc).all(dim=1)
+
+    def overflow_report(self) -> str | None:
+        """What to raise when a contact or constraint buffer overflowed in some world, else None."""
+        bits = self._overflow_bits()
+        if not bool(bits.any()):
+            return None
+        worlds = int((bits != 0).sum())
+        contact = int(mjw.OverflowType.NARROWPHASE | mjw.OverflowType.BROADPHASE | mjw.OverflowType.CCD)
+        raise_ = []
+        if bool((bits & contact).any()):
+            raise_.append(f"sim.nconmax (now {self.cfg.nconmax})")
+        if bool((bits & int(mjw.OverflowType.NEFC | mjw.OverflowType.NJMAX_NNZ)).any()):
+            raise_.append(f"sim.njmax (now {self.cfg.njmax})")
+        what = " and ".join(raise_) or f"the MuJoCo Warp buffer of overflow bits {int(bits.max())}"
+        return f"MuJoCo Warp buffers overflowed in {worlds} of {self.num_worlds} worlds: raise {what}"
+
+
+class _nullctx:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

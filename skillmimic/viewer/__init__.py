@@ -1,0 +1,1 @@
+"""Offscreen video and the interactive viewer."""

@@ -57,6 +57,39 @@ def bench_sim(backend: str, device: str, envs: int, steps: int, warmup: int = 10
                 diverged=int(sim.diverged().sum()), machine=machine_info(device))
 
 
+def bench_env(backend: str, device: str, envs: int, steps: int, warmup: int = 10, graph: bool = True,
+              motion: str = "ballplay-m/layup") -> dict:
+    """Full env steps per second (physics + observations + reward + resets) next to the raw physics
+    step of the same simulator, measured in one run, and their ratio."""
+    from skillmimic.envs.imitation import ImitationEnv
+    from skillmimic.motion.library import MotionLibrary
+
+    lib = MotionLibrary.load(motion, device)
+    sim = make_simulator(backend, envs, device, cfg=SimConfig(graph=graph))
+    env = ImitationEnv(lib, sim)
+    env.reset()
+    gen = torch.Generator().manual_seed(0)
+    actions = (0.05 * torch.randn(envs, 156, generator=gen)).to(sim.device)
+
+    def timed(fn) -> float:
+        for _ in range(warmup):
+            fn()
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        _sync(device)
+        return time.perf_counter() - t0
+
+    raw = timed(lambda: sim.step(actions * torch.pi))
+    env.reset()
+    full = timed(lambda: env.step(actions))
+    return dict(kind="env", backend=backend, device=str(device), envs=envs, steps=steps, substeps=sim.substeps,
+                graph=bool(getattr(sim, "use_graphs", False)), motion=motion, seconds=round(full, 4),
+                world_steps_per_s=round(envs * steps / raw, 1), env_steps_per_s=round(envs * steps / full, 1),
+                env_to_sim_ratio=round(raw / full, 3), resets=dict(env.totals), machine=machine_info(device))
+
+
 def report(result: dict, json_path: str | None = None) -> str:
     line = (f"bench {result['kind']}: {result['backend']} on {result['device']} "
             f"({result['machine'].get('gpu', result['machine']['cpu'])}), {result['envs']} envs x "

@@ -40,6 +40,22 @@ def _bench_sim(a) -> None:
     print(report(bench_sim(a.backend, a.device, a.envs, a.steps, a.warmup, graph=not a.no_graph), a.json))
 
 
+def _train(a) -> None:
+    from skillmimic.learning.train import train
+
+    flags = {"motion": a.motion, "num_envs": a.num_envs, "epochs": a.epochs, "sim.device": a.device,
+             "sim.backend": a.backend, "seed": a.seed}
+    overrides = [f"{k}={v}" for k, v in flags.items() if v is not None] + list(a.overrides)
+    run_dir = train(a.config or [], overrides, run=a.run, resume=a.resume)
+    print(f"done: {run_dir}")
+
+
+def _bench_env(a) -> None:
+    from skillmimic.bench import bench_env, report
+
+    print(report(bench_env(a.backend, a.device, a.envs, a.steps, a.warmup, not a.no_graph, a.motion), a.json))
+
+
 def _skill_arg(s: str) -> int:
     from skillmimic.skills import skill_id
 
@@ -71,10 +87,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--height", type=int, default=480)
     r.add_argument("--skill", type=_skill_arg, help="label every clip with this skill (id or name)")
     r.set_defaults(func=_data_render)
+    t = sub.add_parser("train", help="train a skill policy with PPO (rl-games)",
+                       description="Train one policy on every clip of a motion file or folder. Extra "
+                                   "key=value arguments override the config, e.g. ppo.learning_rate=1e-4.")
+    t.add_argument("--motion", help="a .pt file, a folder, or a dataset-relative name like ballplay-m/layup")
+    t.add_argument("--num-envs", type=int, help="parallel simulated worlds (default 16)")
+    t.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    t.add_argument("--backend", help="mjwarp or mujoco (default: mjwarp on cuda, mujoco on cpu)")
+    t.add_argument("--epochs", type=int, help="PPO epochs to run (on --resume: this many more)")
+    t.add_argument("--run", help="run name: outputs go to runs/<name>/ (default: motion name and time)")
+    t.add_argument("--resume", action="store_true", help="continue --run from its last checkpoint")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--config", action="append", help="YAML config file (repeatable), e.g. cfg/train/skillmimic.yaml")
+    t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    t.set_defaults(func=_train)
+
     bench = sub.add_parser("bench", help="throughput benchmarks").add_subparsers(dest="target", required=True)
     b = bench.add_parser("sim", help="raw physics step: world-steps per second")
     _bench_args(b)
     b.set_defaults(func=_bench_sim)
+    e = bench.add_parser("env", help="full env step next to the raw physics step, as a ratio")
+    _bench_args(e)
+    e.add_argument("--motion", default="ballplay-m/layup", help="reference clips for the env")
+    e.set_defaults(func=_bench_env)
     return p
 
 

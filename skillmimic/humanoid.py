@@ -9,7 +9,7 @@ in the data carries it to the z-up world.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Tuple
 
 import mujoco
 import numpy as np
@@ -156,7 +156,7 @@ class SceneConfig:
     ball_mass: float = 4.0 / 3.0 * np.pi * BALL_RADIUS**3 * 1000.0  # density 1000 -> ~7.24 kg
     # Direct solref (-stiffness, -damping) of ball contacts. Calibrated so a ball dropped from
     # 1.5 m on the floor rebounds to ~0.66 of the drop height (upstream restitution 0.81).
-    ball_solref: tuple = (-8000.0, -11.0)
+    ball_solref: Tuple[float, float] = (-8000.0, -11.0)
     ball_friction: float = 0.9
     effort_limit: float = 500.0  # N m, the upstream motor gear
     armature: float = 0.02
@@ -201,9 +201,10 @@ def build_spec(cfg: SceneConfig = SceneConfig()) -> mujoco.MjSpec:
             body.add_freejoint(name="root")
         else:
             for axis, label in enumerate("xyz"):
-                body.add_joint(name=f"{b.name}_{label}", type=mujoco.mjtJoint.mjJNT_HINGE,
-                               axis=np.eye(3)[axis], armature=cfg.armature,
-                               limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=(-np.pi, np.pi))
+                joint = body.add_joint(name=f"{b.name}_{label}", type=mujoco.mjtJoint.mjJNT_HINGE,
+                                       axis=np.eye(3)[axis], armature=cfg.armature,
+                                       limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=(-np.pi, np.pi))
+                joint.damping[0] = b.kp / 10.0
         _add_geom(body, b.geom, f"{b.name}_geom", cfg)
 
     ball = world.add_body(name="ball", pos=(0, 0, BALL_RADIUS))
@@ -216,33 +217,39 @@ def build_spec(cfg: SceneConfig = SceneConfig()) -> mujoco.MjSpec:
         for label in "xyz":
             act = spec.add_actuator(name=f"{b.name}_{label}", target=f"{b.name}_{label}",
                                     trntype=mujoco.mjtTrn.mjTRN_JOINT)
-            act.set_to_position(kp=b.kp, kv=b.kp / 10.0)
+            # PD servo: the P part is the actuator, clamped at the effort limit; the D part is joint
+            # damping, which the integrator treats implicitly and never clamps. A clamped actuator
+            # kv (MuJoCo's position actuator damping) destabilises the upper body at 120 Hz.
+            act.set_to_position(kp=b.kp, kv=0.0)
             act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
             act.ctrlrange = (-np.pi, np.pi)
             act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
             act.forcerange = (-cfg.effort_limit, cfg.effort_limit)
     if cfg.self_collision:
-        _exclude_rest_overlaps(spec)
+        _exclude_close_pairs(spec)
     return spec
 
 
-def _exclude_rest_overlaps(spec: mujoco.MjSpec) -> None:
-    """Exclude self-collision between body pairs that already overlap in the rest pose.
+def _exclude_close_pairs(spec: mujoco.MjSpec) -> None:
+    """Self-collision is on, except between bodies two joints apart and pairs overlapping at rest.
 
-    MuJoCo skips parent-child pairs only; the thumb's first and last segments overlap at rest,
-    which would be a permanent contact the PD servo has to fight.
+    MuJoCo skips parent-child pairs only. Grandparent pairs (spine sphere and shoulder girdle,
+    thigh and foot, finger segments) touch through the capsule approximation whenever the joint
+    between them bends a little, and the thumb's first and last segments overlap in the rest
+    pose: both would be permanent artificial contacts (and "forbidden" trunk contacts in the
+    reward) that no real body has.
     """
+    pairs = {(BODY_PARENTS[BODY_PARENTS[b]], b) for b in range(NUM_BODIES) if BODY_PARENTS[b] > 0}
     model = spec.compile()
     data = mujoco.MjData(model)
     data.qpos[2] = 2.0  # lift off the floor
     mujoco.mj_forward(model, data)
-    pairs = set()
     for k in range(data.ncon):
-        b1, b2 = (int(model.geom_bodyid[g]) for g in (data.contact.geom1[k], data.contact.geom2[k]))
-        if 1 <= b1 <= NUM_BODIES and 1 <= b2 <= NUM_BODIES:
+        b1, b2 = (int(model.geom_bodyid[g]) - 1 for g in (data.contact.geom1[k], data.contact.geom2[k]))
+        if 0 <= b1 < NUM_BODIES and 0 <= b2 < NUM_BODIES:
             pairs.add((min(b1, b2), max(b1, b2)))
     for b1, b2 in sorted(pairs):
-        spec.add_exclude(bodyname1=BODY_NAMES[b1 - 1], bodyname2=BODY_NAMES[b2 - 1])
+        spec.add_exclude(bodyname1=BODY_NAMES[b1], bodyname2=BODY_NAMES[b2])
 
 
 def _add_geom(body, g: Geom, name: str, cfg: SceneConfig) -> None:

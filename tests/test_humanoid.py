@@ -12,8 +12,9 @@ def test_structure_and_gains():
     hinges = [j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE]
     assert len(hinges) == 156 and m.nu == 156
     assert np.allclose(m.jnt_axis[hinges[:3]], np.eye(3))
-    # position servo: force = kp (target - q) - kd qdot, clamped at the effort limit
-    assert np.allclose(m.actuator_gainprm[:, 0], DOF_KP) and np.allclose(m.actuator_biasprm[:, 2], -DOF_KD)
+    # PD servo: actuator force kp (target - q), clamped at the effort limit; damping kd on the joint
+    assert np.allclose(m.actuator_gainprm[:, 0], DOF_KP) and np.allclose(m.actuator_biasprm[:, 2], 0.0)
+    assert np.allclose(m.dof_damping[6:162], DOF_KD)
     assert DOF_KP[0] == 500 and DOF_KP[3 * 8] == 1000  # L_Hip, Torso
     assert np.allclose(m.actuator_forcerange[:, 1], 500.0)
     assert m.opt.timestep == pytest.approx(1 / 120)

@@ -7,11 +7,13 @@ weights live elsewhere (samplers), not here.
 
 Reference body positions and orientations come from forward kinematics of our humanoid on the
 clip's root and joint values, not from the recorded body columns: the reference is then
-exactly reachable by the simulated character (the recorded positions differ by ~3 cm).
+exactly reachable by the simulated character (the recorded positions differ by ~3 cm). For the
+same reason the ball is retargeted to our hands by default (``motion.retarget``); the recorded
+ball track is kept in ``recorded_ball_pos``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -21,6 +23,7 @@ from skillmimic.kinematics import forward_kinematics
 from skillmimic.motion.ballplay import read_ballplay
 from skillmimic.motion.clip import Clip
 from skillmimic.motion.datasets import motion_files, resolve_motion
+from skillmimic.motion.retarget import retarget_ball
 
 
 @dataclass
@@ -48,7 +51,7 @@ class MotionState:
 class MotionLibrary:
     """All clips of a file or folder, as device tensors with batched lookup."""
 
-    def __init__(self, clips: list[Clip], device: str | torch.device = "cpu"):
+    def __init__(self, clips: list[Clip], device: str | torch.device = "cpu", retarget: bool = True):
         if not clips:
             raise SkillMimicError("motion library needs at least one clip")
         fps = {c.fps for c in clips}
@@ -61,11 +64,14 @@ class MotionLibrary:
         self.names = [c.name for c in clips]
         self.skill_names = [c.skill_name for c in clips]
         self.recorded_body_pos = torch.cat([c.body_pos for c in clips]).to(self.device)
+        self.recorded_ball_pos = torch.cat([c.ball_pos for c in clips]).to(self.device)
 
         cols: dict[str, list[torch.Tensor]] = {}
         for c in clips:
-            vel = c.velocities()
             body_pos, body_rot = forward_kinematics(c.root_pos.double(), c.root_rot.double(), c.dof_pos.double())
+            if retarget:
+                c = replace(c, ball_pos=retarget_ball(body_pos, body_rot, c.ball_pos.double(), c.contact).float())
+            vel = c.velocities()
             parts = dict(root_pos=c.root_pos, root_rot=c.root_rot, root_vel=vel["root_vel"],
                          root_ang_vel=vel["root_ang_vel"], dof_pos=c.dof_pos, dof_vel=vel["dof_vel"],
                          body_pos=body_pos.float(), body_rot=body_rot.float(), ball_pos=c.ball_pos,
@@ -81,11 +87,11 @@ class MotionLibrary:
         self.frame_clip = torch.repeat_interleave(torch.arange(len(clips), device=self.device), self.lengths)
 
     @classmethod
-    def load(cls, motion: str | Path, device: str | torch.device = "cpu", skill: int | None = None
-             ) -> "MotionLibrary":
+    def load(cls, motion: str | Path, device: str | torch.device = "cpu", skill: int | None = None,
+             retarget: bool = True) -> "MotionLibrary":
         """Load a file, a folder (recursively) or a dataset-relative name such as ``ballplay-m/layup``."""
         files = motion_files(resolve_motion(motion))
-        return cls([read_ballplay(f, skill) for f in files], device)
+        return cls([read_ballplay(f, skill) for f in files], device, retarget)
 
     @property
     def num_clips(self) -> int:

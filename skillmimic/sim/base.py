@@ -8,8 +8,10 @@ Every backend holds the same MuJoCo model (``skillmimic.humanoid``) and exposes:
   forward pass, so bodies, contacts and forces read afterwards describe the post-step state;
 - reads: ``state()``, ``bodies()``, ``contacts(threshold)``, ``diverged()``.
 
-Contacts are summarised per world from MuJoCo's contact list: the normal force of each active
-contact (sum of its pyramid edges) is accumulated per body pair, then thresholded.
+Contacts are summarised per world from MuJoCo's contact list. A contact counts as a touch when
+its normal force (the sum of its pyramid edges) exceeds a threshold or when it penetrates
+deeper than a small depth: the second catches contacts that are geometrically closed but carry
+no force at that instant (e.g. a hand moving away from the ball, or a posed reference frame).
 """
 from __future__ import annotations
 
@@ -39,13 +41,13 @@ class BodyState:
 
 @dataclass
 class Contacts:
-    """Per-world contact summary; a contact counts when its normal force exceeds the threshold."""
+    """Per-world contact summary; forces are summed over the contacts of each pair."""
 
     ball_body: torch.Tensor  # [N, 53] bool: humanoid body b touches the ball
     body_any: torch.Tensor  # [N, 53] bool: body b touches anything (floor, ball or itself)
     ball_floor: torch.Tensor  # [N] bool
     body_force: torch.Tensor  # [N, 53] summed normal force on each body (N)
-    ball_force: torch.Tensor  # [N] summed normal force between ball and humanoid (N)
+    ball_body_force: torch.Tensor  # [N, 53] summed normal force between each body and the ball (N)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ContactList:
     body1: torch.Tensor  # [K] MuJoCo body ids
     body2: torch.Tensor  # [K]
     normal_force: torch.Tensor  # [K]
+    dist: torch.Tensor  # [K] signed distance, negative when penetrating
     valid: torch.Tensor  # [K] bool
 
 
@@ -132,8 +135,9 @@ class Simulator(ABC):
         b = slice(1, NUM_BODIES + 1)
         return BodyState(pos=xpos[:, b], rot=xquat[:, b], **_point_velocity(xpos, cvel, com, self._root_of, b))
 
-    def contacts(self, threshold: float = 0.1) -> Contacts:
-        return summarize_contacts(self._contact_list(), self.num_worlds, threshold)
+    def contacts(self, threshold: float = 0.1, depth: float = 0.001) -> Contacts:
+        """Touches: normal force above ``threshold`` (N) or penetration deeper than ``depth`` (m)."""
+        return summarize_contacts(self._contact_list(), self.num_worlds, threshold, depth)
 
     def diverged(self) -> torch.Tensor:
         """[N] bool: non-finite or runaway state, or a backend failure; such worlds must be reset."""
@@ -167,19 +171,22 @@ def normal_forces(efc_force: torch.Tensor, world: torch.Tensor, adr: torch.Tenso
     return (f * take).sum(dim=1)
 
 
-def summarize_contacts(c: ContactList, num_worlds: int, threshold: float) -> Contacts:
+def summarize_contacts(c: ContactList, num_worlds: int, threshold: float, depth: float) -> Contacts:
     w = c.world.clamp(0, num_worlds - 1)
-    f = torch.where(c.valid, c.normal_force, torch.zeros_like(c.normal_force))
     b1 = c.body1.clamp(0, _SLOTS - 1)
     b2 = c.body2.clamp(0, _SLOTS - 1)
-    body = torch.zeros(num_worlds * _SLOTS, dtype=f.dtype, device=f.device)
-    body.index_add_(0, w * _SLOTS + b1, f)
-    body.index_add_(0, w * _SLOTS + b2, torch.where(b1 == b2, torch.zeros_like(f), f))
-    ball = torch.zeros_like(body)
+    zero = torch.zeros_like(c.normal_force)
+    force = torch.where(c.valid, c.normal_force, zero)
+    touch = (c.valid & ((c.normal_force > threshold) | (c.dist < -depth))).to(force.dtype)
+    with_ball = (b1 == BALL_BODY) | (b2 == BALL_BODY)
     other = torch.where(b1 == BALL_BODY, b2, b1)
-    ball.index_add_(0, w * _SLOTS + other, torch.where((b1 == BALL_BODY) | (b2 == BALL_BODY), f, torch.zeros_like(f)))
-    body = body.view(num_worlds, _SLOTS)
-    ball = ball.view(num_worlds, _SLOTS)
+    # [4, N * slots]: force and touches per body (both sides of a contact), per body against the ball
+    acc = torch.zeros(4, num_worlds * _SLOTS, dtype=force.dtype, device=force.device)
+    for row, (slot, value) in enumerate(((b1, force), (b1, touch), (other, force), (other, touch))):
+        acc[row].index_add_(0, w * _SLOTS + slot, value if row < 2 else torch.where(with_ball, value, zero))
+    for row, value in ((0, force), (1, touch)):  # the second body of each contact (not twice for self-pairs)
+        acc[row].index_add_(0, w * _SLOTS + b2, torch.where(b1 == b2, zero, value))
+    body_f, body_t, ball_f, ball_t = acc.view(4, num_worlds, _SLOTS).unbind(0)
     h = slice(1, NUM_BODIES + 1)
-    return Contacts(ball_body=ball[:, h] > threshold, body_any=body[:, h] > threshold,
-                    ball_floor=ball[:, 0] > threshold, body_force=body[:, h], ball_force=ball[:, h].sum(1))
+    return Contacts(ball_body=ball_t[:, h] > 0, body_any=body_t[:, h] > 0, ball_floor=ball_t[:, 0] > 0,
+                    body_force=body_f[:, h], ball_body_force=ball_f[:, h])

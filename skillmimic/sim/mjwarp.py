@@ -49,6 +49,7 @@ class WarpSimulator(Simulator):
         con = d.contact
         self._con_geom, self._con_world, self._con_dim = t(con.geom), t(con.worldid), t(con.dim)
         self._con_adr, self._con_type, self._nacon = t(con.efc_address), t(con.type), t(d.nacon)
+        self._con_dist = t(con.dist)
         self._efc_force = t(d.efc.force)
         self._nefc, self._ncollision = t(d.nefc), t(d.ncollision)
         self._con_row = torch.arange(self._con_geom.shape[0], device=self.device)
@@ -116,7 +117,7 @@ class WarpSimulator(Simulator):
         return ContactList(world=world, body1=self._geom_body[geom[:, 0]], body2=self._geom_body[geom[:, 1]],
                            normal_force=normal_forces(self._efc_force, world, self._con_adr[:, 0].long(),
                                                       self._con_dim.long()),
-                           valid=valid)
+                           dist=self._con_dist, valid=valid)
 
     def _overflow_bits(self) -> torch.Tensor:
         """Per-world overflow bits, including pool overflows a forward pass alone does not flag.

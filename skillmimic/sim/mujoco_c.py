@@ -1,7 +1,8 @@
 """MuJoCo C backend: one ``MjData`` per world, stepped by a thread pool (MuJoCo releases the GIL).
 
 For CPU training, the viewer and as the reference the MuJoCo Warp backend is tested against.
-State is copied into float64 numpy buffers after every step and exposed as float32 torch.
+Each worker copies its worlds' arrays into shared float64 buffers after stepping; they are
+exposed as float32 torch tensors.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from skillmimic.humanoid import SceneConfig
 from skillmimic.sim.base import ContactList, SimConfig, Simulator
 from skillmimic.sim.state import standing_state
 
-
 _BAD_STATE = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADQACC)
+_EDGES = np.arange(4)
 
 
 def _bad_state_warnings(d: mujoco.MjData) -> int:
@@ -33,6 +34,10 @@ class MujocoSimulator(Simulator):
         self._chunks = [c for c in np.array_split(np.arange(num_worlds), min(threads, num_worlds)) if len(c)]
         self._pool = ThreadPoolExecutor(len(self._chunks)) if len(self._chunks) > 1 else None
         self._bad = np.zeros(num_worlds, dtype=bool)
+        n, nb = num_worlds, m.nbody
+        self._buf = {"qpos": np.zeros((n, m.nq)), "qvel": np.zeros((n, m.nv)), "xpos": np.zeros((n, nb, 3)),
+                     "xquat": np.zeros((n, nb, 4)), "cvel": np.zeros((n, nb, 6)), "subtree_com": np.zeros((n, nb, 3))}
+        self._world_contacts: list[np.ndarray] = [np.zeros((0, 5))] * n
         self.set_state(torch.arange(num_worlds), standing_state(num_worlds))
 
     # --- physics -------------------------------------------------------------------------
@@ -41,6 +46,7 @@ class MujocoSimulator(Simulator):
             fn(self._chunks[0])
         else:
             list(self._pool.map(fn, self._chunks))
+        self._publish()
 
     def step(self, targets: torch.Tensor) -> None:
         self._check_targets(targets)
@@ -58,9 +64,9 @@ class MujocoSimulator(Simulator):
                 # MuJoCo resets a world with a bad position, velocity or acceleration itself and
                 # counts a warning; the caller must still know, to reset it to a proper state.
                 self._bad[i] = _bad_state_warnings(d) != before
+                self._copy_out(i)
 
         self._run(work)
-        self._gather()
 
     def _reset_write_forward(self, env_ids, qpos, qvel) -> None:
         qp = qpos.detach().to("cpu", torch.float64).numpy()
@@ -72,42 +78,36 @@ class MujocoSimulator(Simulator):
             d.qvel[:] = qv[k]
             mujoco.mj_forward(self.model, d)
             self._bad[i] = False
-        self._gather()
+            self._copy_out(i)
+        self._publish()
 
-    def _gather(self) -> None:
-        """Copy every world's arrays into batched buffers (the torch views read from these)."""
-        ds = self.datas
-        f32 = torch.float32
-        self._qpos = torch.from_numpy(np.stack([d.qpos for d in ds])).to(f32)
-        self._qvel = torch.from_numpy(np.stack([d.qvel for d in ds])).to(f32)
-        self._xpos = torch.from_numpy(np.stack([d.xpos for d in ds])).to(f32)
-        self._xquat = torch.from_numpy(np.stack([d.xquat for d in ds])).to(f32)
-        self._cvel = torch.from_numpy(np.stack([d.cvel for d in ds])).to(f32)
-        self._com = torch.from_numpy(np.stack([d.subtree_com for d in ds])).to(f32)
-        world, g1, g2, force = [], [], [], []
-        for w, d in enumerate(ds):
-            n = d.ncon
-            if n == 0:
-                continue
-            con = d.contact
-            adr, dim = con.efc_address[:n], con.dim[:n]
-            rows = np.where(dim == 1, 1, 2 * (dim - 1))  # pyramid edges of each contact
-            k = np.arange(4)
-            edges = d.efc_force[np.clip(adr[:, None] + k, 0, max(d.nefc - 1, 0))] if d.nefc else np.zeros((n, 4))
-            force.append((edges * ((k < rows[:, None]) & (adr[:, None] >= 0))).sum(axis=1))
-            world.append(np.full(n, w))
-            g1.append(con.geom1[:n])
-            g2.append(con.geom2[:n])
-        cat = (lambda xs, dt: torch.from_numpy(np.concatenate(xs)).to(dt)) if world else \
-              (lambda xs, dt: torch.zeros(0, dtype=dt))
-        geom_body = self.model.geom_bodyid
-        self._contacts = ContactList(
-            world=cat(world, torch.long),
-            body1=torch.from_numpy(geom_body[np.concatenate(g1)]).long() if world else torch.zeros(0, dtype=torch.long),
-            body2=torch.from_numpy(geom_body[np.concatenate(g2)]).long() if world else torch.zeros(0, dtype=torch.long),
-            normal_force=cat(force, f32),
-            valid=torch.ones(sum(len(x) for x in world), dtype=torch.bool),
-        )
+    def _copy_out(self, i: int) -> None:
+        """Copy world ``i``'s arrays into the batch buffers and summarise its contacts."""
+        d = self.datas[i]
+        for name, buf in self._buf.items():
+            buf[i] = getattr(d, name)
+        n = d.ncon
+        if n == 0:
+            self._world_contacts[i] = np.zeros((0, 5))
+            return
+        con = d.contact
+        adr, dim = con.efc_address[:n], con.dim[:n]
+        rows = np.where(dim == 1, 1, 2 * (dim - 1))  # pyramid edges of each contact
+        edges = d.efc_force[np.clip(adr[:, None] + _EDGES, 0, max(d.nefc - 1, 0))] if d.nefc else np.zeros((n, 4))
+        force = (edges * ((_EDGES < rows[:, None]) & (adr[:, None] >= 0))).sum(axis=1)
+        body = self.model.geom_bodyid
+        self._world_contacts[i] = np.stack((np.full(n, i), body[con.geom1[:n]], body[con.geom2[:n]], force,
+                                            con.dist[:n]), axis=1)
+
+    def _publish(self) -> None:
+        """Expose the buffers as float32 torch tensors (read by every accessor until the next step)."""
+        t = {k: torch.from_numpy(v).float() for k, v in self._buf.items()}
+        self._qpos, self._qvel = t["qpos"], t["qvel"]
+        self._kin = (t["xpos"], t["xquat"], t["cvel"], t["subtree_com"])
+        c = torch.from_numpy(np.concatenate(self._world_contacts))
+        self._contacts = ContactList(world=c[:, 0].long(), body1=c[:, 1].long(), body2=c[:, 2].long(),
+                                     normal_force=c[:, 3].float(), dist=c[:, 4].float(),
+                                     valid=torch.ones(len(c), dtype=torch.bool))
 
     # --- reads ---------------------------------------------------------------------------
     @property
@@ -119,7 +119,7 @@ class MujocoSimulator(Simulator):
         return self._qvel
 
     def _kinematics(self):
-        return self._xpos, self._xquat, self._cvel, self._com
+        return self._kin
 
     def _contact_list(self) -> ContactList:
         return self._contacts

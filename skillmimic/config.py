@@ -1,0 +1,169 @@
+"""Typed configuration: dataclass schemas, YAML files in ``cfg/`` and ``key=value`` overrides.
+
+One ``TrainConfig`` flows from the command line to every part. Its defaults are a small run that
+fits a CPU; ``cfg/train/skillmimic.yaml`` is the upstream-scale preset for a GPU. Unknown keys
+and badly typed values are one-line errors naming the key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from skillmimic.errors import SkillMimicError
+from skillmimic.humanoid import SceneConfig
+from skillmimic.sim.base import SimConfig
+
+CFG_DIR = Path(__file__).resolve().parents[1] / "cfg"
+
+
+@dataclass
+class RewardConfig:
+    """Weights of the HOI imitation reward (upstream ``rewardWeights``); each term is exp(-w * error)."""
+
+    p: float = 20.0  # body positions: root + 17 key bodies
+    r: float = 20.0  # body rotations: geodesic angle of the root and of each joint's local rotation
+    op: float = 1.0  # ball position
+    ig: float = 20.0  # interaction graph: vectors from the ball to the 18 body nodes
+    cg1: float = 5.0  # contact graph, body node: forbidden bodies touching anything
+    cg2: float = 5.0  # contact graph, ball node: hand-ball contact against the reference label
+    contact_threshold: float = 0.1  # N: a contact with more normal force counts as a touch
+    contact_depth: float = 0.001  # m: so does one penetrating deeper than this
+    # Reference contact labels: "geometry" replays each reference frame in the simulator and reads
+    # the same contacts as during training; "data" uses the clip's hand-ball flag (upstream).
+    contact_label: str = "geometry"
+
+
+@dataclass
+class EnvConfig:
+    episode_length: int = 60  # control steps per training episode at most
+    termination_height: float = 0.3  # m; pelvis below this ends the episode (a fall)
+    early_termination: bool = True
+    fingertip_force_clip: float = 100.0  # N; the observation's fingertip contact forces saturate here
+
+
+@dataclass
+class PPOConfig:
+    """rl-games PPO settings; defaults mirror upstream SkillMimic (``skillmimic.yaml``)."""
+
+    learning_rate: float = 2.0e-5
+    horizon_length: int = 32
+    num_minibatches: int = 4  # minibatch = envs * horizon / this (upstream: 65536 / 16384)
+    mini_epochs: int = 6
+    gamma: float = 0.99
+    tau: float = 0.95
+    e_clip: float = 0.2
+    critic_coef: float = 5.0
+    entropy_coef: float = 0.0
+    bounds_loss_coef: float = 10.0
+    grad_norm: float = 1.0
+    truncate_grads: bool = False
+    normalize_input: bool = True
+    normalize_value: bool = True
+    normalize_advantage: bool = True
+    units: List[int] = field(default_factory=lambda: [1024, 512, 512])
+    log_std: float = -2.9  # action noise std ~0.055, i.e. ~0.17 rad of PD-target noise
+    learn_log_std: bool = False
+    save_frequency: int = 50  # epochs between checkpoints (the last one is always saved)
+    torch_compile: bool = False
+
+
+@dataclass
+class SimSection:
+    backend: str = "auto"  # mjwarp | mujoco | auto (mjwarp on CUDA, mujoco on the CPU)
+    device: str = "auto"  # cpu | cuda | auto (cuda when available)
+    substeps: int = 2
+    nconmax: int = 64
+    njmax: int = 256
+    threads: int = 0
+    graph: bool = True
+
+
+@dataclass
+class TrainConfig:
+    motion: Optional[str] = None  # path or dataset-relative name, e.g. ballplay-m/layup
+    skill: Optional[int] = None  # label every clip with this skill id instead of the file names'
+    retarget_ball: bool = True  # move the ball onto our hands where the clip flags contact
+    num_envs: int = 16
+    epochs: int = 20
+    run: Optional[str] = None  # runs/<run>/; default: motion name and time
+    runs_dir: str = "runs"
+    seed: int = 0
+    env: EnvConfig = field(default_factory=EnvConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    sim: SimSection = field(default_factory=SimSection)
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+    def sim_config(self) -> SimConfig:
+        s = self.sim
+        return SimConfig(substeps=s.substeps, nconmax=s.nconmax, njmax=s.njmax, threads=s.threads, graph=s.graph)
+
+
+def _error(e: OmegaConfBaseException, where: str) -> SkillMimicError:
+    key = getattr(e, "full_key", None)
+    msg = str(e).strip().splitlines()[0]
+    return SkillMimicError(f"{where}: bad config key {key!r}: {msg}" if key else f"{where}: {msg}")
+
+
+def load_config(files: list[str | Path] = (), overrides: list[str] = (), base: dict | None = None) -> TrainConfig:
+    """Schema defaults <- ``base`` (e.g. a saved run's config) <- YAML files <- ``key=value`` overrides."""
+    cfg = OmegaConf.structured(TrainConfig)
+    if base is not None:
+        try:
+            cfg = OmegaConf.merge(cfg, base)
+        except OmegaConfBaseException as e:
+            raise _error(e, "saved run config") from None
+    for f in files:
+        path = Path(f)
+        if not path.is_file() and (CFG_DIR / path).is_file():
+            path = CFG_DIR / path
+        if not path.is_file():
+            raise SkillMimicError(f"config file not found: {f}")
+        try:
+            cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
+        except OmegaConfBaseException as e:
+            raise _error(e, str(path)) from None
+        except Exception as e:  # YAML syntax errors
+            raise SkillMimicError(f"{path}: cannot parse YAML: {str(e).splitlines()[0]}") from None
+    for o in overrides:
+        if "=" not in o:
+            raise SkillMimicError(f"override {o!r}: expected key=value, e.g. ppo.learning_rate=1e-4")
+    try:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as e:
+        raise _error(e, "command line") from None
+    out: TrainConfig = OmegaConf.to_object(cfg)
+    _validate(out)
+    return out
+
+
+def _validate(c: TrainConfig) -> None:
+    checks = [
+        (c.num_envs >= 1, "num_envs", "at least 1"),
+        (c.epochs >= 1, "epochs", "at least 1"),
+        (c.env.episode_length >= 1, "env.episode_length", "at least 1"),
+        (c.sim.backend in ("auto", "mjwarp", "mujoco"), "sim.backend", "one of auto, mjwarp, mujoco"),
+        (c.sim.device in ("auto", "cpu", "cuda") or c.sim.device.startswith("cuda:"), "sim.device",
+         "one of auto, cpu, cuda, cuda:N"),
+        (c.sim.substeps >= 1, "sim.substeps", "at least 1"),
+        (c.reward.contact_label in ("geometry", "data"), "reward.contact_label", "geometry or data"),
+        (c.ppo.horizon_length >= 1 and c.ppo.num_minibatches >= 1, "ppo.horizon_length/num_minibatches", "positive"),
+        ((c.num_envs * c.ppo.horizon_length) % c.ppo.num_minibatches == 0, "ppo.num_minibatches",
+         f"a divisor of num_envs * horizon_length = {c.num_envs * c.ppo.horizon_length}"),
+        (all(u > 0 for u in c.ppo.units), "ppo.units", "positive layer sizes"),
+    ]
+    for ok, key, expected in checks:
+        if not ok:
+            raise SkillMimicError(f"bad config value for {key!r}: expected {expected}")
+
+
+def to_yaml(c: TrainConfig) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(c))
+
+
+def to_dict(c: TrainConfig) -> dict:
+    return OmegaConf.to_container(OmegaConf.structured(c))

@@ -1,0 +1,1 @@
+"""Environments: the HOI imitation env and its pure observation and reward functions."""

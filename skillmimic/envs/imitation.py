@@ -1,0 +1,173 @@
+"""The HOI imitation environment: N simulated worlds tracking reference clips, batched in torch.
+
+Step order (fixed): actions -> PD targets -> physics substeps and a forward pass -> reward and
+terminations on the post-step state against reference frame ``start + progress`` -> reset of
+finished worlds (full reset, state written, forward pass) -> observations of every world.
+Nothing read is stale: the simulator refreshes derived quantities after a step and after a reset.
+
+Worlds that diverge (non-finite or runaway state, buffer overflow) get reward 0, terminate,
+are reset and counted; they never stop training.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from skillmimic.config import EnvConfig, RewardConfig
+from skillmimic.envs import observations as obs_fn
+from skillmimic.envs.rewards import TERMS, hoi_state, imitation_reward
+from skillmimic.envs.sampling import UniformStartSampler
+from skillmimic.humanoid import HAND_BODIES, NO_CONTACT_BODIES, NUM_DOFS, body_index
+from skillmimic.motion.library import MotionLibrary, MotionState
+from skillmimic.sim.base import BodyState, Contacts, Simulator
+from skillmimic.sim.state import SimState
+
+HAND_IDS = [body_index(n) for n in HAND_BODIES]
+NO_CONTACT_IDS = [body_index(n) for n in NO_CONTACT_BODIES]
+
+
+@dataclass
+class Snapshot:
+    """One read of the simulator, shared by reward, terminations and observations."""
+
+    state: SimState
+    bodies: BodyState
+    contacts: Contacts
+
+
+@dataclass
+class StepInfo:
+    """Per-step diagnostics (means over envs) and per-env flags for the learner."""
+
+    time_outs: torch.Tensor  # [N] episode ended by length, not by failure (bootstrap the value)
+    reward: torch.Tensor  # mean reward of this step
+    terms: dict[str, torch.Tensor]  # mean of each reward term
+    falls: int
+    diverged: int
+
+
+class ImitationEnv:
+    def __init__(self, lib: MotionLibrary, sim: Simulator, env_cfg: EnvConfig = EnvConfig(),
+                 reward_cfg: RewardConfig = RewardConfig(), seed: int = 0, sampler=None):
+        if lib.device != sim.device:
+            raise ValueError(f"motion library on {lib.device} but simulator on {sim.device}")
+        self.lib, self.sim, self.cfg, self.reward_cfg = lib, sim, env_cfg, reward_cfg
+        self.num_envs = sim.num_worlds
+        self.device = sim.device
+        self.num_obs = obs_fn.OBS_SIZE
+        self.num_actions = NUM_DOFS
+        self.weights = {k: getattr(reward_cfg, k) for k in TERMS}
+        self.sampler = sampler or UniformStartSampler(lib, torch.Generator().manual_seed(seed))
+        n, dev = self.num_envs, self.device
+        self.clip = torch.zeros(n, dtype=torch.long, device=dev)
+        self.start = torch.zeros(n, dtype=torch.long, device=dev)
+        self.progress = torch.zeros(n, dtype=torch.long, device=dev)
+        self.ep_len = torch.ones(n, dtype=torch.long, device=dev)
+        self.skill = torch.zeros(n, dtype=torch.long, device=dev)
+        self.ref_ball_contact, self.ref_body_contact = self._reference_contacts()
+        self.totals = {"falls": 0, "diverged": 0, "timeouts": 0}
+        self.overflow_message: str | None = None
+
+    # --- reference contact labels --------------------------------------------------------
+    def _reference_contacts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame reference labels: hand-ball contact and forbidden-body contact.
+
+        With ``contact_label: geometry`` every reference frame is set in the simulator and the
+        contacts are read exactly as during training, so a character that reproduces the
+        reference gets full contact rewards. With ``data`` the hand-ball label is the clip's flag.
+        """
+        f = self.lib.frames
+        num = self.lib.num_frames
+        ball = torch.zeros(num, device=self.device)
+        body = torch.zeros(num, device=self.device)
+        if self.reward_cfg.contact_label == "data" and self.reward_cfg.cg1 == 0:
+            return f.contact.clone(), body
+        for lo in range(0, num, self.num_envs):
+            rows = torch.arange(lo, min(lo + self.num_envs, num), device=self.device)
+            self.sim.set_state(torch.arange(len(rows), device=self.device), SimState.from_motion(f.index(rows)))
+            c = self.read().contacts
+            ball[rows] = c.ball_body[: len(rows), HAND_IDS].any(dim=1).float()
+            body[rows] = c.body_any[: len(rows), NO_CONTACT_IDS].any(dim=1).float()
+        if self.reward_cfg.contact_label == "data":
+            ball = f.contact.clone()
+        return ball, body
+
+    # --- reset ---------------------------------------------------------------------------
+    def reset(self, env_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Start new episodes in ``env_ids`` (all if None); returns observations of all envs."""
+        ids = torch.arange(self.num_envs, device=self.device) if env_ids is None else env_ids
+        self._reset_envs(ids)
+        return self.observe(self.read())
+
+    def _reset_envs(self, ids: torch.Tensor) -> None:
+        if ids.numel() == 0:
+            return
+        clips, starts = self.sampler.sample(ids.numel())
+        self.clip[ids], self.start[ids] = clips, starts
+        self.progress[ids] = 0
+        remaining = self.lib.lengths[clips] - 1 - starts
+        self.ep_len[ids] = remaining.clamp(1, self.cfg.episode_length)
+        self.skill[ids] = self.lib.skill_ids[clips]
+        self.sim.set_state(ids, SimState.from_motion(self.lib.get(clips, starts)))
+
+    # --- step ----------------------------------------------------------------------------
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, StepInfo]:
+        targets = math.pi * actions.clamp(-1.0, 1.0)
+        self.sim.step(targets)
+        self.progress += 1
+        snap = self.read()
+        reward, terms = self.compute_reward(snap)
+
+        diverged = self.sim.diverged()
+        fell = snap.state.root_pos[:, 2] < self.cfg.termination_height
+        fell = fell & self.cfg.early_termination & ~diverged
+        terminated = fell | diverged
+        time_out = (self.progress >= self.ep_len) & ~terminated
+        reward = torch.where(diverged, torch.zeros_like(reward), reward)
+        done = terminated | time_out
+
+        n_div = int(diverged.sum())
+        if n_div and self.overflow_message is None:
+            self.overflow_message = self.sim.overflow_report()
+        info = StepInfo(time_outs=time_out, reward=reward.mean(), falls=int(fell.sum()), diverged=n_div,
+                        terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()})
+        self.totals["falls"] += info.falls
+        self.totals["diverged"] += n_div
+        self.totals["timeouts"] += int(time_out.sum())
+        reset = done.nonzero().flatten()
+        if reset.numel():
+            self._reset_envs(reset)
+            snap = self.read()
+        return self.observe(snap), reward, done, info
+
+    def reference(self) -> MotionState:
+        """The reference frame each env should be at now (``start + progress``)."""
+        return self.lib.get(self.clip, self.start + self.progress)
+
+    def read(self) -> Snapshot:
+        return Snapshot(self.sim.state(), self.sim.bodies(),
+                        self.sim.contacts(self.reward_cfg.contact_threshold, self.reward_cfg.contact_depth))
+
+    def compute_reward(self, snap: Snapshot | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Reward of the simulator state (default: read now) against the current reference frame."""
+        snap = snap or self.read()
+        ref = self.reference()
+        rows = self.lib.flat_index(self.clip, self.start + self.progress)
+        s, b, c = snap.state, snap.bodies, snap.contacts
+        sim_hoi = hoi_state(b.pos, b.rot[:, 0], s.dof_pos, s.ball_pos, c.ball_body[:, HAND_IDS].any(dim=1),
+                            c.body_any[:, NO_CONTACT_IDS].any(dim=1))
+        ref_hoi = hoi_state(ref.body_pos, ref.root_rot, ref.dof_pos, ref.ball_pos, self.ref_ball_contact[rows],
+                            self.ref_body_contact[rows])
+        return imitation_reward(sim_hoi, ref_hoi, self.weights)
+
+    # --- observations --------------------------------------------------------------------
+    def observe(self, snap: Snapshot | None = None) -> torch.Tensor:
+        snap = snap or self.read()
+        s, b, c = snap.state, snap.bodies, snap.contacts
+        fingers = obs_fn.fingertip_forces(c.ball_body_force, self.cfg.fingertip_force_clip)
+        return torch.cat((obs_fn.humanoid_obs(b.pos, b.rot, b.vel, b.ang_vel, fingers),
+                          obs_fn.ball_obs(b.pos[:, 0], b.rot[:, 0], s.ball_pos, s.ball_rot, s.ball_vel, s.ball_ang_vel),
+                          obs_fn.skill_one_hot(self.skill)), dim=1)
+

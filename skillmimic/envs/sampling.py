@@ -1,0 +1,34 @@
+"""Where episodes start: the reset seam of the imitation env.
+
+A sampler returns, for n resetting envs, a clip and a start frame. The default draws a skill
+uniformly, then a clip of that skill uniformly, then a start frame uniformly among those that
+leave at least one step of reference (so every skill is trained equally often, whatever its
+number of clips). Adaptive sampling, graph switching and noisy starts (SkillMimic-V2) plug in
+here by providing the same ``sample`` and, if they keep statistics, ``state_dict``.
+"""
+from __future__ import annotations
+
+import torch
+
+from skillmimic.motion.library import MotionLibrary
+
+
+class UniformStartSampler:
+    def __init__(self, lib: MotionLibrary, generator: torch.Generator):
+        self.lib = lib
+        self.gen = generator
+        skills = lib.skill_ids
+        per_skill = torch.stack([(skills == s).sum() for s in skills]).float()
+        self.clip_weights = (1.0 / per_skill).cpu()  # each skill gets equal total weight
+
+    def sample(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        clips = torch.multinomial(self.clip_weights, n, replacement=True, generator=self.gen)
+        last_start = (self.lib.lengths.cpu()[clips] - 2).clamp_min(0)  # a start needs one frame after it
+        starts = (torch.rand(n, generator=self.gen) * (last_start + 1)).long()
+        return clips.to(self.lib.device), starts.to(self.lib.device)
+
+    def state_dict(self) -> dict:
+        return {"rng": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["rng"])

@@ -1,0 +1,138 @@
+"""``skillmimic train``: build motion library, simulator and env, then run rl-games PPO.
+
+A run lives in ``runs/<name>/``: ``config.yaml`` (the resolved configuration), ``summaries/``
+(tensorboard events) and ``nn/last.pth`` / ``nn/best.pth`` (atomic checkpoints that carry the
+observation layout, skill table and config).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from skillmimic import __version__
+from skillmimic.config import TrainConfig, load_config, to_dict, to_yaml
+from skillmimic.envs.imitation import ImitationEnv
+from skillmimic.envs.observations import OBS_LAYOUT, OBS_SIZE
+from skillmimic.errors import SkillMimicError
+from skillmimic.humanoid import NUM_DOFS
+from skillmimic.learning import network, vecenv
+from skillmimic.learning.agent import AGENT_NAME, SkillMimicAgent
+from skillmimic.learning.checkpoint import FORMAT, load_checkpoint
+from skillmimic.learning.observer import ProgressObserver
+from skillmimic.motion.library import MotionLibrary
+from skillmimic.sim.factory import make_simulator
+from skillmimic.skills import SKILLS
+
+
+def resolve_device(cfg: TrainConfig) -> TrainConfig:
+    """Replace ``auto`` device/backend by what this machine has (CUDA + MuJoCo Warp, else CPU + MuJoCo C)."""
+    device = cfg.sim.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SkillMimicError(f"sim.device {device!r}: CUDA is not available on this machine; use --device cpu")
+    backend = cfg.sim.backend
+    if backend == "auto":
+        backend = "mjwarp" if device.startswith("cuda") else "mujoco"
+    return replace(cfg, sim=replace(cfg.sim, device=device, backend=backend))
+
+
+def build_env(cfg: TrainConfig) -> ImitationEnv:
+    if not cfg.motion:
+        raise SkillMimicError("no motion given: pass --motion PATH (a file, folder or name like ballplay-m/layup)")
+    lib = MotionLibrary.load(cfg.motion, cfg.sim.device, cfg.skill, cfg.retarget_ball)
+    sim = make_simulator(cfg.sim.backend, cfg.num_envs, cfg.sim.device, cfg.scene, cfg.sim_config())
+    return ImitationEnv(lib, sim, cfg.env, cfg.reward, seed=cfg.seed)
+
+
+def policy_metadata(cfg: TrainConfig, env: ImitationEnv) -> dict:
+    lib = env.lib
+    return dict(format=FORMAT, version=__version__, config=to_dict(cfg), obs_size=OBS_SIZE,
+                obs_layout={k: list(v) for k, v in OBS_LAYOUT.items()}, num_actions=NUM_DOFS,
+                skills={int(k): v for k, v in SKILLS.items()},
+                clips=[dict(name=n, skill_id=int(s)) for n, s in zip(lib.names, lib.skill_ids.tolist())])
+
+
+def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict) -> dict:
+    p = cfg.ppo
+    return {
+        "seed": cfg.seed,
+        "algo": {"name": AGENT_NAME},
+        "model": {"name": "continuous_a2c_logstd"},
+        "network": {
+            "name": network.NETWORK_NAME,
+            "separate": True,
+            "space": {"continuous": {
+                "mu_activation": "None", "sigma_activation": "None",
+                "mu_init": {"name": "default"}, "sigma_init": {"name": "const_initializer", "val": p.log_std},
+                "fixed_sigma": True, "learn_sigma": p.learn_log_std}},
+            "mlp": {"units": list(p.units), "activation": "relu", "d2rl": False,
+                    "initializer": {"name": "default"}, "regularizer": {"name": "None"}},
+        },
+        "config": {
+            "name": run, "full_experiment_name": run, "train_dir": cfg.runs_dir, "env_name": vecenv.ENV_NAME,
+            "device": cfg.sim.device, "ppo": True, "multi_gpu": False, "mixed_precision": False,
+            "normalize_input": p.normalize_input, "normalize_value": p.normalize_value,
+            "normalize_advantage": p.normalize_advantage, "value_bootstrap": True,
+            "num_actors": cfg.num_envs, "reward_shaper": {"scale_value": 1.0},
+            "gamma": p.gamma, "tau": p.tau, "learning_rate": p.learning_rate, "lr_schedule": "constant",
+            "max_epochs": max_epochs, "save_frequency": p.save_frequency,
+            "save_best_after": p.save_frequency, "print_stats": False,
+            "grad_norm": p.grad_norm, "entropy_coef": p.entropy_coef, "truncate_grads": p.truncate_grads,
+            "e_clip": p.e_clip, "clip_value": False, "horizon_length": p.horizon_length,
+            "minibatch_size": cfg.num_envs * p.horizon_length // p.num_minibatches,
+            "mini_epochs": p.mini_epochs, "critic_coef": p.critic_coef, "bounds_loss_coef": p.bounds_loss_coef,
+            "torch_compile": p.torch_compile, "skillmimic": metadata,
+        },
+    }
+
+
+def train(files: list[str] = (), overrides: list[str] = (), run: str | None = None, resume: bool = False) -> Path:
+    """Train (or ``resume``) run ``run``; returns the run folder."""
+    from rl_games.torch_runner import Runner
+
+    base = None
+    if resume:
+        if not run:
+            raise SkillMimicError("--resume needs --run NAME (the run folder under runs/ to continue)")
+        probe = load_config(files, overrides)
+        saved = Path(probe.runs_dir) / run / "config.yaml"
+        if not saved.is_file():
+            raise SkillMimicError(f"--resume: {saved} not found; nothing to continue")
+        base = OmegaConf.to_container(OmegaConf.load(saved))
+        base["sim"]["device"] = base["sim"]["backend"] = "auto"  # re-resolve on this machine
+    cfg = load_config(files, overrides, base=base)
+    cfg = resolve_device(cfg)
+    run = run or cfg.run or f"{Path(cfg.motion or 'run').name}_{time.strftime('%Y%m%d-%H%M%S')}"
+    cfg = replace(cfg, run=run)
+    run_dir = Path(cfg.runs_dir) / run
+    last = run_dir / "nn" / "last.pth"
+    start_epoch = 0
+    if resume:
+        start_epoch = int(load_checkpoint(last)["epoch"])
+    elif last.exists():
+        raise SkillMimicError(f"run {run!r} already has checkpoints in {run_dir}; pass --resume to continue it "
+                              "or choose another --run")
+    torch.manual_seed(cfg.seed)
+    env = build_env(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(to_yaml(cfg))
+    max_epochs = start_epoch + cfg.epochs
+    print(f"run {run}: {env.lib.num_clips} clips ({env.lib.num_frames} frames), {cfg.num_envs} envs, "
+          f"{cfg.sim.backend} on {cfg.sim.device}, epochs {start_epoch + 1}..{max_epochs} -> {run_dir}", flush=True)
+
+    vecenv.register(env)
+    network.register()
+    observer = ProgressObserver(max_epochs)
+    runner = Runner(algo_observer=observer)
+    runner.algo_factory.register_builder(AGENT_NAME, lambda **kwargs: SkillMimicAgent(**kwargs))
+    runner.load({"params": rl_games_params(cfg, run, max_epochs, policy_metadata(cfg, env))})
+    try:
+        runner.run({"train": True, "play": False, "checkpoint": str(last) if resume else None})
+    finally:
+        observer.close()
+    return run_dir

@@ -56,6 +56,24 @@ def _bench_env(a) -> None:
     print(report(bench_env(a.backend, a.device, a.envs, a.steps, a.warmup, not a.no_graph, a.motion), a.json))
 
 
+def _play(a) -> None:
+    from skillmimic.viewer.play import play
+
+    skill = _skill_arg(a.skill) if a.skill is not None else None
+    print(play(a.checkpoint, a.motion, skill, a.video, a.seconds, a.dataset, a.ghost, a.width, a.height,
+               a.device, a.backend))
+
+
+def _eval(a) -> None:
+    from skillmimic.eval.evaluate import evaluate, format_table, write_json
+
+    rep = evaluate(a.checkpoint, a.motion, a.episodes, a.steps, a.num_envs, a.device, a.backend)
+    print(format_table(rep))
+    if a.json:
+        write_json(rep, a.json)
+        print(f"wrote {a.json}")
+
+
 def _skill_arg(s: str) -> int:
     from skillmimic.skills import skill_id
 
@@ -63,7 +81,9 @@ def _skill_arg(s: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="skillmimic", description=__doc__.splitlines()[0] if __doc__ else None)
+    p = argparse.ArgumentParser(prog="skillmimic", description="SkillMimic: human-object interaction skills "
+                                "from motion capture, in MuJoCo, with PPO.")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = p.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="motion data: fetch, inspect, render").add_subparsers(dest="action", required=True)
@@ -101,6 +121,36 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", action="append", help="YAML config file (repeatable), e.g. cfg/train/skillmimic.yaml")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     t.set_defaults(func=_train)
+
+    from skillmimic.viewer.keys import KEY_HELP
+
+    pl = sub.add_parser("play", help="watch a policy (or the reference clips): viewer or mp4",
+                        description="With a display: MuJoCo's viewer, keys switch the skill. Without one, or "
+                                    "with --video: offscreen rendering to mp4 with a skill caption.",
+                        epilog=KEY_HELP)
+    pl.add_argument("--checkpoint", help="a policy checkpoint (runs/<name>/nn/last.pth)")
+    pl.add_argument("--motion", required=True, help="clips giving the start state (and the ghost reference)")
+    pl.add_argument("--skill", help="skill to start with (id or name; default: the first clip's)")
+    pl.add_argument("--video", help="write this mp4 instead of opening the viewer")
+    pl.add_argument("--seconds", type=float, default=10.0, help="video length (default 10)")
+    pl.add_argument("--dataset", action="store_true", help="play the reference clips instead of a policy")
+    pl.add_argument("--ghost", action="store_true", help="draw the reference pose as a translucent character")
+    pl.add_argument("--width", type=int, default=640)
+    pl.add_argument("--height", type=int, default=480)
+    pl.add_argument("--device", default="auto")
+    pl.add_argument("--backend", default="auto")
+    pl.set_defaults(func=_play)
+
+    ev = sub.add_parser("eval", help="success rates and rewards of a policy, per clip and per skill")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--motion", required=True)
+    ev.add_argument("--episodes", type=int, default=4, help="episodes per clip (different start frames)")
+    ev.add_argument("--steps", type=int, default=300, help="control steps per episode (default 300 = 5 s)")
+    ev.add_argument("--num-envs", type=int, default=64, help="episodes simulated at once")
+    ev.add_argument("--json", help="also write the full report to this JSON file")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--backend", default="auto")
+    ev.set_defaults(func=_eval)
 
     bench = sub.add_parser("bench", help="throughput benchmarks").add_subparsers(dest="target", required=True)
     b = bench.add_parser("sim", help="raw physics step: world-steps per second")

@@ -43,6 +43,8 @@ class EnvConfig:
     termination_height: float = 0.3  # m; pelvis below this ends the episode (a fall)
     early_termination: bool = True
     fingertip_force_clip: float = 100.0  # N; the observation's fingertip contact forces saturate here
+    # Training episodes end with their clip; evaluation and playback run on past it.
+    reference_ends_episode: bool = True
 
 
 @dataclass

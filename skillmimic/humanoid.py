@@ -192,26 +192,8 @@ def build_spec(cfg: SceneConfig = SceneConfig()) -> mujoco.MjSpec:
     world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=(100, 100, 0.2),
                    condim=3, friction=(cfg.floor_friction, 0.005, 0.0001), material="floor")
 
-    bodies = {}
-    for b in BODIES:
-        parent = world if b.parent is None else bodies[b.parent]
-        body = parent.add_body(name=b.name, pos=b.offset)
-        bodies[b.name] = body
-        if b.parent is None:
-            body.add_freejoint(name="root")
-        else:
-            for axis, label in enumerate("xyz"):
-                joint = body.add_joint(name=f"{b.name}_{label}", type=mujoco.mjtJoint.mjJNT_HINGE,
-                                       axis=np.eye(3)[axis], armature=cfg.armature,
-                                       limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=(-np.pi, np.pi))
-                joint.damping[0] = b.kp / 10.0
-        _add_geom(body, b.geom, f"{b.name}_geom", cfg)
-
-    ball = world.add_body(name="ball", pos=(0, 0, BALL_RADIUS))
-    ball.add_freejoint(name="ball")
-    ball.add_geom(name="ball_geom", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=(BALL_RADIUS, 0, 0),
-                  mass=cfg.ball_mass, condim=3, priority=1, solref=cfg.ball_solref,
-                  friction=(cfg.ball_friction, 0.005, 0.0001), material="ball")
+    _add_humanoid(spec, cfg)
+    _add_ball(spec, cfg)
 
     for b in BODIES[1:]:
         for label in "xyz":
@@ -252,10 +234,49 @@ def _exclude_close_pairs(spec: mujoco.MjSpec) -> None:
         spec.add_exclude(bodyname1=BODY_NAMES[b1], bodyname2=BODY_NAMES[b2])
 
 
-def _add_geom(body, g: Geom, name: str, cfg: SceneConfig) -> None:
+def _add_humanoid(spec: mujoco.MjSpec, cfg: SceneConfig, prefix: str = "", ghost: bool = False) -> None:
+    """The 53 bodies with their hinges and geoms; a ghost is a translucent copy that collides with nothing."""
+    bodies = {}
+    for b in BODIES:
+        parent = spec.worldbody if b.parent is None else bodies[b.parent]
+        body = parent.add_body(name=prefix + b.name, pos=b.offset)
+        bodies[b.name] = body
+        if b.parent is None:
+            body.add_freejoint(name=prefix + "root")
+        else:
+            for axis, label in enumerate("xyz"):
+                joint = body.add_joint(name=f"{prefix}{b.name}_{label}", type=mujoco.mjtJoint.mjJNT_HINGE,
+                                       axis=np.eye(3)[axis], armature=cfg.armature,
+                                       limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=(-np.pi, np.pi))
+                joint.damping[0] = b.kp / 10.0
+        _add_geom(body, b.geom, f"{prefix}{b.name}_geom", cfg, ghost)
+
+
+def _add_ball(spec: mujoco.MjSpec, cfg: SceneConfig, prefix: str = "", ghost: bool = False) -> None:
+    ball = spec.worldbody.add_body(name=prefix + "ball", pos=(0, 0, BALL_RADIUS))
+    ball.add_freejoint(name=prefix + "ball")
+    ball.add_geom(name=prefix + "ball_geom", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=(BALL_RADIUS, 0, 0),
+                  mass=cfg.ball_mass, condim=3, priority=1, solref=cfg.ball_solref,
+                  friction=(cfg.ball_friction, 0.005, 0.0001), material="ghost" if ghost else "ball",
+                  contype=0 if ghost else 1, conaffinity=0 if ghost else 1)
+
+
+def build_render_model(cfg: SceneConfig = SceneConfig(), ghost: bool = False) -> mujoco.MjModel:
+    """The scene for drawing; with ``ghost``, a translucent second humanoid and ball (qpos 170:340)
+    show a reference pose next to the simulated one. Never used for physics."""
+    spec = build_spec(cfg)
+    if ghost:
+        spec.add_material(name="ghost", rgba=(0.3, 0.7, 1.0, 0.35))
+        _add_humanoid(spec, cfg, prefix="ghost/", ghost=True)
+        _add_ball(spec, cfg, prefix="ghost/", ghost=True)
+    return spec.compile()
+
+
+def _add_geom(body, g: Geom, name: str, cfg: SceneConfig, ghost: bool = False) -> None:
+    collide = dict(contype=0, conaffinity=0) if ghost else dict(contype=1, conaffinity=1 if cfg.self_collision else 2)
     common = dict(name=name, density=g.density, condim=1, friction=(1.0, 0.05, 0.05),
-                  solimp=(0.9, 0.99, 0.003, 0.5, 2.0), solref=(0.015, 1.0), material="body",
-                  contype=1, conaffinity=1 if cfg.self_collision else 2)
+                  solimp=(0.9, 0.99, 0.003, 0.5, 2.0), solref=(0.015, 1.0), material="ghost" if ghost else "body",
+                  **collide)
     if g.kind == "sphere":
         body.add_geom(type=mujoco.mjtGeom.mjGEOM_SPHERE, size=(g.size[0], 0, 0), pos=g.pos, **common)
     elif g.kind == "capsule":

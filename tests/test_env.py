@@ -128,7 +128,7 @@ def test_diverged_world_is_reset_and_counted(layup_env):
     state.dof_vel[0, 7] = float("nan")
     env.sim.set_state(torch.tensor([3]), state)
     obs, reward, done, info = env.step(torch.zeros(N, 156))
-    assert info.diverged == 1 and done[3] and reward[3] == 0 and not info.time_outs[3]
+    assert info.num_diverged == 1 and info.diverged[3] and done[3] and reward[3] == 0 and not info.time_outs[3]
     assert torch.isfinite(obs).all() and torch.isfinite(reward).all() and not env.sim.diverged().any()
 
 

@@ -39,13 +39,22 @@ class Snapshot:
 
 @dataclass
 class StepInfo:
-    """Per-step diagnostics (means over envs) and per-env flags for the learner."""
+    """What a step did: per-env flags, the post-step state before any reset, and means over envs."""
 
     time_outs: torch.Tensor  # [N] episode ended by length, not by failure (bootstrap the value)
+    fell: torch.Tensor  # [N] pelvis below the termination height
+    diverged: torch.Tensor  # [N] non-finite or runaway state, reset
+    state: SimState  # post-step state of every world, before resets
     reward: torch.Tensor  # mean reward of this step
     terms: dict[str, torch.Tensor]  # mean of each reward term
-    falls: int
-    diverged: int
+
+    @property
+    def falls(self) -> int:
+        return int(self.fell.sum())
+
+    @property
+    def num_diverged(self) -> int:
+        return int(self.diverged.sum())
 
 
 class ImitationEnv:
@@ -66,6 +75,7 @@ class ImitationEnv:
         self.progress = torch.zeros(n, dtype=torch.long, device=dev)
         self.ep_len = torch.ones(n, dtype=torch.long, device=dev)
         self.skill = torch.zeros(n, dtype=torch.long, device=dev)
+        self.skill_override: int | None = None  # playback: steer every env with one skill
         self.ref_ball_contact, self.ref_body_contact = self._reference_contacts()
         self.totals = {"falls": 0, "diverged": 0, "timeouts": 0}
         self.overflow_message: str | None = None
@@ -104,13 +114,20 @@ class ImitationEnv:
     def _reset_envs(self, ids: torch.Tensor) -> None:
         if ids.numel() == 0:
             return
-        clips, starts = self.sampler.sample(ids.numel())
+        clips, starts = self.sampler.sample(ids)
         self.clip[ids], self.start[ids] = clips, starts
         self.progress[ids] = 0
-        remaining = self.lib.lengths[clips] - 1 - starts
-        self.ep_len[ids] = remaining.clamp(1, self.cfg.episode_length)
-        self.skill[ids] = self.lib.skill_ids[clips]
+        if self.cfg.reference_ends_episode:
+            self.ep_len[ids] = (self.lib.lengths[clips] - 1 - starts).clamp(1, self.cfg.episode_length)
+        else:
+            self.ep_len[ids] = self.cfg.episode_length
+        self.skill[ids] = self.lib.skill_ids[clips] if self.skill_override is None else self.skill_override
         self.sim.set_state(ids, SimState.from_motion(self.lib.get(clips, starts)))
+
+    def set_skill(self, skill_id: int | None) -> None:
+        """Condition every env on ``skill_id`` from now on (None: each clip's own label again)."""
+        self.skill_override = skill_id
+        self.skill[:] = self.lib.skill_ids[self.clip] if skill_id is None else skill_id
 
     # --- step ----------------------------------------------------------------------------
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, StepInfo]:
@@ -128,13 +145,12 @@ class ImitationEnv:
         reward = torch.where(diverged, torch.zeros_like(reward), reward)
         done = terminated | time_out
 
-        n_div = int(diverged.sum())
-        if n_div and self.overflow_message is None:
-            self.overflow_message = self.sim.overflow_report()
-        info = StepInfo(time_outs=time_out, reward=reward.mean(), falls=int(fell.sum()), diverged=n_div,
+        info = StepInfo(time_outs=time_out, fell=fell, diverged=diverged, state=snap.state, reward=reward.mean(),
                         terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()})
+        if info.num_diverged and self.overflow_message is None:
+            self.overflow_message = self.sim.overflow_report()
         self.totals["falls"] += info.falls
-        self.totals["diverged"] += n_div
+        self.totals["diverged"] += info.num_diverged
         self.totals["timeouts"] += int(time_out.sum())
         reset = done.nonzero().flatten()
         if reset.numel():
@@ -143,7 +159,8 @@ class ImitationEnv:
         return self.observe(snap), reward, done, info
 
     def reference(self) -> MotionState:
-        """The reference frame each env should be at now (``start + progress``)."""
+        """The reference frame each env should be at now (``start + progress``, held at the clip's
+        last frame when an episode outlasts its clip)."""
         return self.lib.get(self.clip, self.start + self.progress)
 
     def read(self) -> Snapshot:

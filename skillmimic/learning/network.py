@@ -23,3 +23,21 @@ class ActorCriticBuilder(network_builder.A2CBuilder):
 
 def register() -> None:
     model_builder.register_network(NETWORK_NAME, ActorCriticBuilder)
+
+
+def network_params(ppo) -> dict:
+    """rl-games ``model``/``network`` sections for a ``PPOConfig``: separate actor and critic MLPs,
+    linear action mean, state-independent log-std."""
+    return {
+        "model": {"name": "continuous_a2c_logstd"},
+        "network": {
+            "name": NETWORK_NAME,
+            "separate": True,
+            "space": {"continuous": {
+                "mu_activation": "None", "sigma_activation": "None",
+                "mu_init": {"name": "default"}, "sigma_init": {"name": "const_initializer", "val": ppo.log_std},
+                "fixed_sigma": True, "learn_sigma": ppo.learn_log_std}},
+            "mlp": {"units": list(ppo.units), "activation": "relu", "d2rl": False,
+                    "initializer": {"name": "default"}, "regularizer": {"name": "None"}},
+        },
+    }

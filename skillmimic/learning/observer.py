@@ -36,7 +36,7 @@ class ProgressObserver(AlgoObserver):
         for k, v in info.terms.items():
             self.terms[k] += float(v)
         self.falls += info.falls
-        self.diverged += info.diverged
+        self.diverged += info.num_diverged
 
     def after_print_stats(self, frame, epoch_num, total_time) -> None:
         now = time.perf_counter()

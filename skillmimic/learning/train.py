@@ -62,17 +62,7 @@ def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict)
     return {
         "seed": cfg.seed,
         "algo": {"name": AGENT_NAME},
-        "model": {"name": "continuous_a2c_logstd"},
-        "network": {
-            "name": network.NETWORK_NAME,
-            "separate": True,
-            "space": {"continuous": {
-                "mu_activation": "None", "sigma_activation": "None",
-                "mu_init": {"name": "default"}, "sigma_init": {"name": "const_initializer", "val": p.log_std},
-                "fixed_sigma": True, "learn_sigma": p.learn_log_std}},
-            "mlp": {"units": list(p.units), "activation": "relu", "d2rl": False,
-                    "initializer": {"name": "default"}, "regularizer": {"name": "None"}},
-        },
+        **network.network_params(p),
         "config": {
             "name": run, "full_experiment_name": run, "train_dir": cfg.runs_dir, "env_name": vecenv.ENV_NAME,
             "device": cfg.sim.device, "ppo": True, "multi_gpu": False, "mixed_precision": False,

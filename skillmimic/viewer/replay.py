@@ -6,29 +6,33 @@ from pathlib import Path
 import mujoco
 from tqdm import tqdm
 
-from skillmimic.humanoid import build_model
+from skillmimic.humanoid import build_render_model
 from skillmimic.motion.library import MotionLibrary
 from skillmimic.sim.state import SimState, state_to_qpos_qvel
 from skillmimic.viewer.video import OffscreenRenderer, VideoWriter
 
 
-def render_motion(lib: MotionLibrary, video: str | Path, width: int = 640, height: int = 480) -> int:
-    """Render every clip of ``lib`` back to back at the data rate; returns the frame count."""
-    model = build_model()
+def render_motion(lib: MotionLibrary, video: str | Path, width: int = 640, height: int = 480,
+                  clips: list[int] | None = None) -> int:
+    """Render the clips of ``lib`` (all, or ``clips``) back to back at the data rate; returns the
+    frame count."""
+    model = build_render_model()
     data = mujoco.MjData(model)
     qpos, _ = state_to_qpos_qvel(SimState.from_motion(lib.frames))
     qpos = qpos.double().cpu().numpy()
     renderer = OffscreenRenderer(model, width, height)
     clip_of_frame = lib.frame_clip.cpu().numpy()
     starts = lib.starts.cpu().numpy()
+    rows = [r for c in (range(lib.num_clips) if clips is None else clips)
+            for r in range(int(starts[c]), int(starts[c] + lib.lengths[c]))]
     with VideoWriter(video, lib.fps) as out:
-        for i in tqdm(range(len(qpos)), desc="render", unit="frame", disable=None):
+        for i in tqdm(rows, desc="render", unit="frame", disable=None):
             data.qpos[:] = qpos[i]
             mujoco.mj_kinematics(model, data)
             c = clip_of_frame[i]
             if i == starts[c]:
                 renderer.reset_camera()
-            caption = f"{lib.names[c]}  [{lib.skill_names[c]}]  frame {i - starts[c]}"
+            caption = f"{lib.names[c]}  [{lib.skill_names[c]}]  frame {i - starts[c]}  reference"
             out.write(renderer.render(data, caption))
     renderer.close()
     return out.frames

@@ -1,0 +1,1 @@
+"""Evaluation: per-skill success criteria and batched deterministic episodes."""

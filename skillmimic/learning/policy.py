@@ -1,0 +1,65 @@
+"""A trained policy, loaded from a checkpoint alone: its config, observation layout and skills
+travel with the weights, so ``play`` and ``eval`` need nothing else."""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import torch
+from rl_games.algos_torch import model_builder
+
+from skillmimic.config import TrainConfig, load_config
+from skillmimic.envs.observations import OBS_LAYOUT, OBS_SIZE
+from skillmimic.errors import SkillMimicError
+from skillmimic.humanoid import NUM_DOFS
+from skillmimic.learning import network
+from skillmimic.learning.checkpoint import load_checkpoint
+from skillmimic.motion.library import MotionLibrary
+from skillmimic.skills import skill_name
+
+
+class Policy:
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
+        self.path = Path(path)
+        state = load_checkpoint(self.path)
+        meta = state["skillmimic"]
+        layout = {k: tuple(v) for k, v in meta.get("obs_layout", {}).items()}
+        if meta.get("obs_size") != OBS_SIZE or layout != OBS_LAYOUT or meta.get("num_actions") != NUM_DOFS:
+            raise SkillMimicError(
+                f"{self.path}: checkpoint expects {meta.get('obs_size')} observation values and "
+                f"{meta.get('num_actions')} actions in another layout; this skillmimic produces {OBS_SIZE} "
+                f"observations and {NUM_DOFS} actions (checkpoint from skillmimic {meta.get('version')})")
+        self.config: TrainConfig = load_config(base=meta["config"])
+        self.clips = meta["clips"]
+        self.skills = sorted({c["skill_id"] for c in self.clips})
+        self.epoch = int(state.get("epoch", 0))
+        self.device = torch.device(device)
+        network.register()
+        ppo = self.config.ppo
+        with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints each layer it builds
+            net = model_builder.ModelBuilder().load(network.network_params(ppo))
+            self.model = net.build({"actions_num": NUM_DOFS, "input_shape": (OBS_SIZE,), "num_seqs": 1,
+                                    "value_size": 1, "normalize_value": ppo.normalize_value,
+                                    "normalize_input": ppo.normalize_input})
+        weights = {k.removeprefix("_orig_mod."): v for k, v in state["model"].items()}
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as e:
+            raise SkillMimicError(f"{self.path}: weights do not fit the network in its own config: "
+                                  f"{str(e).splitlines()[0]}") from None
+        self.model.to(self.device).eval()
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        """Deterministic action: the policy mean, clipped to the action range."""
+        out = self.model({"is_train": False, "prev_actions": None, "obs": obs.to(self.device), "rnn_states": None})
+        return out["mus"].clamp(-1.0, 1.0)
+
+    def check_motion(self, lib: MotionLibrary) -> None:
+        """Refuse clips of skills the policy never trained on (its skill one-hot would be unseen)."""
+        unseen = sorted(set(lib.skill_ids.tolist()) - set(self.skills))
+        if unseen:
+            trained = ", ".join(f"{s:03d} {skill_name(s)}" for s in self.skills)
+            raise SkillMimicError(f"{self.path}: trained on skills [{trained}], but the motion has "
+                                  f"{', '.join(f'{s:03d} {skill_name(s)}' for s in unseen)}")

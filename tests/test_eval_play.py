@@ -1,0 +1,145 @@
+"""Playback, video and evaluation of a trained checkpoint; success criteria on constructed episodes."""
+import json
+import shutil
+
+import imageio.v2 as imageio
+import pytest
+import torch
+
+from skillmimic.cli import main
+from skillmimic.eval.criteria import SKILL_CRITERION, Trajectory, success
+from skillmimic.eval.evaluate import METRICS
+from skillmimic.motion import MotionLibrary
+from skillmimic.skills import SKILLS
+from skillmimic.viewer.keys import skill_for_key
+
+CLIPS = ("layup/031_015pickle_layup_001_001.pt", "lrun/011_018pickle_lrun_1.pt", "pass/004_016pickle_pass_001.pt")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, ballplay):
+    """A three-skill motion folder and a checkpoint from a one-epoch run on it."""
+    root = tmp_path_factory.mktemp("evalplay")
+    motion = root / "three"
+    for rel in CLIPS:
+        (motion / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ballplay / rel, motion / rel)
+    assert main(["train", "--motion", str(motion), "--num-envs", "4", "--epochs", "1", "--run", "p",
+                 f"runs_dir={root}", "ppo.units=[64,64]"]) == 0
+    return motion, root / "p" / "nn" / "last.pth"
+
+
+def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
+    motion, ckpt = trained
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--checkpoint", str(ckpt), "--motion", str(motion), "--episodes", "2", "--steps", "40",
+                 "--num-envs", "4", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "031 layup" in table and "011 dribble_left" in table and "004 pass" in table
+    rep = json.loads(out.read_text())
+    assert set(rep["skills"]) == {"031", "011", "004"}
+    for sid, r in rep["skills"].items():
+        assert set(METRICS) <= set(r) and r["criterion"] == SKILL_CRITERION[int(sid)] and r["episodes"] == 2
+        assert 0.0 <= r["success_rate"] <= 1.0 and 0.0 <= r["fall_rate"] <= 1.0 and 1 <= r["mean_episode_length"] <= 40
+    assert len(rep["clips"]) == 3 and all(set(METRICS) <= set(c) for c in rep["clips"])
+    assert rep["overall"]["episodes"] == 6
+
+
+def test_play_video_has_the_expected_frames(trained, tmp_path, capsys):
+    motion, ckpt = trained
+    video = tmp_path / "play.mp4"
+    assert main(["play", "--checkpoint", str(ckpt), "--motion", str(motion), "--skill", "dribble_left",
+                 "--video", str(video), "--seconds", "0.5", "--ghost", "--width", "160", "--height", "120"]) == 0
+    assert "30 frames" in capsys.readouterr().out
+    reader = imageio.get_reader(video)
+    assert reader.count_frames() == 30 and reader.get_meta_data()["fps"] == 60
+    frame = reader.get_data(10)
+    assert frame.shape == (120, 160, 3) and frame.std() > 5
+
+
+def test_play_dataset(trained, tmp_path, capsys):
+    motion, _ = trained
+    video = tmp_path / "ref.mp4"
+    assert main(["play", "--dataset", "--motion", str(motion), "--skill", "pass", "--video", str(video),
+                 "--width", "160", "--height", "120"]) == 0
+    assert imageio.get_reader(video).count_frames() == 51  # the pass clip only
+
+
+def _error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_bad_checkpoints_are_refused(trained, tmp_path, ballplay, capsys):
+    motion, ckpt = trained
+    corrupt = tmp_path / "corrupt.pth"
+    corrupt.write_bytes(ckpt.read_bytes()[:1000])
+    assert "cannot read checkpoint" in _error(capsys, ["eval", "--checkpoint", str(corrupt), "--motion", str(motion)])
+    state = torch.load(ckpt, weights_only=False)
+    state["skillmimic"]["obs_size"] = 902
+    mismatched = tmp_path / "mismatched.pth"
+    torch.save(state, mismatched)
+    err = _error(capsys, ["play", "--checkpoint", str(mismatched), "--motion", str(motion), "--video",
+                          str(tmp_path / "x.mp4")])
+    assert "902 observation values" in err and "882" in err
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"model": {}}, foreign)
+    assert "not a SkillMimic policy" in _error(capsys, ["eval", "--checkpoint", str(foreign), "--motion", str(motion)])
+    # a skill the policy never trained on
+    err = _error(capsys, ["eval", "--checkpoint", str(ckpt), "--motion", str(ballplay / "rrun")])
+    assert "012 dribble_right" in err and "trained on skills" in err
+    assert "not found" in _error(capsys, ["eval", "--checkpoint", str(tmp_path / "none.pth"), "--motion", str(motion)])
+
+
+def _replay(lib: MotionLibrary, clip: int, fell_at: int | None = None) -> Trajectory:
+    s, n = int(lib.starts[clip]), int(lib.lengths[clip])
+    f = lib.frames.index(torch.arange(s, s + n))
+    root = f.root_pos.clone()
+    valid = torch.ones(n, 1, dtype=torch.bool)
+    if fell_at is not None:  # the humanoid drops to the floor and the episode ends there
+        root[fell_at:, 2] = 0.2
+        valid[fell_at + 1:] = False
+    return Trajectory(root[:, None], f.root_vel[:, None], f.ball_pos[:, None], f.ball_vel[:, None], valid,
+                      torch.tensor([fell_at is not None]), f.ball_pos[int(f.ball_pos[:, 2].argmax())][None])
+
+
+def test_criteria_pass_the_clips_own_replay_and_fail_a_fall(library):
+    passed = {}
+    for c in range(library.num_clips):
+        sid = library.skill_ids[c:c + 1]
+        passed.setdefault(SKILL_CRITERION[int(sid)], []).append(bool(success(_replay(library, c), sid)))
+        fallen = _replay(library, c, fell_at=int(library.lengths[c]) // 3)
+        assert not success(fallen, sid), library.names[c]
+    rate = {k: sum(v) / len(v) for k, v in passed.items()}
+    print(f"\nkinematic replays passing their skill's criterion: {rate}")
+    assert set(rate) == {"hold", "release", "shot", "dribble", "layup"}
+    assert all(r == 1.0 for k, r in rate.items() if k != "hold") and rate["hold"] > 0.97
+
+
+def test_criteria_distinguish_constructed_cases():
+    t, n = 200, 3
+    root = torch.zeros(t, n, 3)
+    root[..., 2] = 0.9
+    ball = root.clone() + torch.tensor([0.3, 0.0, 0.0])
+    vel = torch.zeros(t, n, 3)
+    valid = torch.ones(t, n, dtype=torch.bool)
+    ball[:, 1, 2] = 2.5  # column 1: ball high above the head (a layup's release)
+    ball[:, 2] += torch.tensor([3.0, 0.0, 0.0])  # column 2: ball far away
+    vel[..., 2] = 1.0
+    traj = Trajectory(root, vel, ball, vel, valid, torch.zeros(n, dtype=torch.bool), ball[0])
+    layup = success(traj, torch.full((n,), 31))
+    hold = success(traj, torch.full((n,), 1))
+    dribble = success(traj, torch.full((n,), 13))
+    assert layup.tolist() == [False, True, False]
+    assert hold.tolist() == [True, False, False]
+    assert dribble.tolist() == [True, False, False]  # 1.6 m above the root is out of reach too
+
+
+def test_every_skill_has_a_criterion_and_keys_pick_known_skills():
+    assert set(SKILL_CRITERION) == set(SKILLS)
+    assert skill_for_key(263, {11, 31}) == 11  # Left arrow: dribble left
+    assert skill_for_key(87, {5, 9}) == 9  # W: the shot the policy knows, preferring 009
+    assert skill_for_key(69, {11}) is None  # E (layup) unknown to this policy
+    assert skill_for_key(0, {11}) is None

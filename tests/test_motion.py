@@ -96,3 +96,29 @@ def test_library_lookup_and_velocities(library):
 def test_explicit_skill_label(ballplay):
     lib = MotionLibrary.load(ballplay / "layup", skill=13)
     assert lib.skill_ids.tolist() == [13] and lib.skill_names == ["dribble_forward"]
+
+
+def test_ball_retargeting_meets_the_hands(library, ballplay):
+    from skillmimic.motion.retarget import CLEARANCE, TOUCH_DEPTH, hand_ball_distance
+
+    raw = MotionLibrary.load(ballplay, retarget=False)
+    f = library.frames
+    assert torch.equal(f.body_pos, raw.frames.body_pos)  # the body motion is untouched
+    assert torch.equal(library.recorded_ball_pos, raw.frames.ball_pos)
+    before, _ = hand_ball_distance(raw.frames.body_pos, raw.frames.body_rot, raw.frames.ball_pos)
+    after, _ = hand_ball_distance(f.body_pos, f.body_rot, f.ball_pos)
+    contact = f.contact > 0
+    on_floor = f.ball_pos[:, 2] <= 0.12 - TOUCH_DEPTH + 1e-6  # the floor clamp may keep a ball off the hand
+    nearest = after.min(dim=1).values
+    # every contact frame touches a hand, most at exactly the touch depth (the rest are held
+    # between two hands); most frames without contact clear the hands (a ball flagged free but
+    # inside both hands cannot be freed by moving it)
+    assert (nearest[contact & ~on_floor] < 0).all()
+    assert ((nearest[contact] + TOUCH_DEPTH).abs() < 2e-4).float().mean() > 0.75
+    assert (nearest[~contact] >= CLEARANCE - 2e-4).float().mean() > 0.95
+    assert (before.min(dim=1).values[contact] < 0).float().mean() < 0.8
+    moved = (f.ball_pos - raw.frames.ball_pos).norm(dim=-1)
+    print(f"\nball retargeting: moved {100 * moved.mean():.2f} cm on average "
+          f"(median {100 * moved.median():.2f} cm); contact frames with the ball on a hand before: "
+          f"{(before.min(dim=1).values[contact] < 0).float().mean():.2%}")
+    assert moved.median() < 0.02

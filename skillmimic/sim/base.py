@@ -52,7 +52,7 @@ class Contacts:
 
 @dataclass
 class ContactList:
-    """Flat contact arrays of all worlds (rows past ``count`` or with ``valid`` False are ignored)."""
+    """Flat contact arrays of all worlds; rows with ``valid`` False (unused pool rows) are ignored."""
 
     world: torch.Tensor  # [K] int
     body1: torch.Tensor  # [K] MuJoCo body ids
@@ -107,13 +107,16 @@ class Simulator(ABC):
         self._reset_write_forward(env_ids, qpos, qvel)
 
     # --- raw arrays (torch, [N, ...]) supplied by the backend -----------------------------
-    @property
-    @abstractmethod
-    def qpos(self) -> torch.Tensor: ...
+    _qpos: torch.Tensor  # [N, 170], set by the backend
+    _qvel: torch.Tensor  # [N, 168]
 
     @property
-    @abstractmethod
-    def qvel(self) -> torch.Tensor: ...
+    def qpos(self) -> torch.Tensor:
+        return self._qpos
+
+    @property
+    def qvel(self) -> torch.Tensor:
+        return self._qvel
 
     @abstractmethod
     def _kinematics(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -55,6 +55,14 @@ class WarpSimulator(Simulator):
         self._con_row = torch.arange(self._con_geom.shape[0], device=self.device)
         self.use_graphs = (self.device.type == "cuda" and cfg.graph and wp.is_mempool_enabled(self._wp_device))
         self._graphs: dict[str, wp.Graph] = {}
+        if self.use_graphs:
+            # Load every kernel module once outside capture: reset_data builds its kernels per call,
+            # and module loading cannot happen while a graph is being captured.
+            with wp.ScopedDevice(self._wp_device), wp.ScopedStream(self._stream):
+                self._mask.fill_(True)
+                self._physics_reset()
+                self._physics_step()
+                self._physics_forward()
         self.set_state(torch.arange(num_worlds), standing_state(num_worlds))
 
     # --- physics -------------------------------------------------------------------------
@@ -99,14 +107,6 @@ class WarpSimulator(Simulator):
         self.forward()
 
     # --- reads ---------------------------------------------------------------------------
-    @property
-    def qpos(self) -> torch.Tensor:
-        return self._qpos
-
-    @property
-    def qvel(self) -> torch.Tensor:
-        return self._qvel
-
     def _kinematics(self):
         return self._xpos, self._xquat, self._cvel, self._com
 

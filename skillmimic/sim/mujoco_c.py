@@ -14,11 +14,10 @@ import numpy as np
 import torch
 
 from skillmimic.humanoid import SceneConfig
-from skillmimic.sim.base import ContactList, SimConfig, Simulator
+from skillmimic.sim.base import ContactList, SimConfig, Simulator, normal_forces
 from skillmimic.sim.state import standing_state
 
 _BAD_STATE = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADQACC)
-_EDGES = np.arange(4)
 
 
 def _bad_state_warnings(d: mujoco.MjData) -> int:
@@ -37,7 +36,8 @@ class MujocoSimulator(Simulator):
         n, nb = num_worlds, m.nbody
         self._buf = {"qpos": np.zeros((n, m.nq)), "qvel": np.zeros((n, m.nv)), "xpos": np.zeros((n, nb, 3)),
                      "xquat": np.zeros((n, nb, 4)), "cvel": np.zeros((n, nb, 6)), "subtree_com": np.zeros((n, nb, 3))}
-        self._world_contacts: list[np.ndarray] = [np.zeros((0, 5))] * n
+        self._world_contacts: list[np.ndarray] = [np.zeros((0, 6))] * n
+        self._world_efc: list[np.ndarray] = [np.zeros(0)] * n
         self.set_state(torch.arange(num_worlds), standing_state(num_worlds))
 
     # --- physics -------------------------------------------------------------------------
@@ -86,18 +86,10 @@ class MujocoSimulator(Simulator):
         d = self.datas[i]
         for name, buf in self._buf.items():
             buf[i] = getattr(d, name)
-        n = d.ncon
-        if n == 0:
-            self._world_contacts[i] = np.zeros((0, 5))
-            return
-        con = d.contact
-        adr, dim = con.efc_address[:n], con.dim[:n]
-        rows = np.where(dim == 1, 1, 2 * (dim - 1))  # pyramid edges of each contact
-        edges = d.efc_force[np.clip(adr[:, None] + _EDGES, 0, max(d.nefc - 1, 0))] if d.nefc else np.zeros((n, 4))
-        force = (edges * ((_EDGES < rows[:, None]) & (adr[:, None] >= 0))).sum(axis=1)
-        body = self.model.geom_bodyid
-        self._world_contacts[i] = np.stack((np.full(n, i), body[con.geom1[:n]], body[con.geom2[:n]], force,
-                                            con.dist[:n]), axis=1)
+        n, con, body = d.ncon, d.contact, self.model.geom_bodyid
+        self._world_efc[i] = d.efc_force[:d.nefc].copy()
+        self._world_contacts[i] = np.stack((np.full(n, i), body[con.geom1[:n]], body[con.geom2[:n]],
+                                            con.efc_address[:n], con.dim[:n], con.dist[:n]), axis=1)
 
     def _publish(self) -> None:
         """Expose the buffers as float32 torch tensors (read by every accessor until the next step)."""
@@ -105,19 +97,16 @@ class MujocoSimulator(Simulator):
         self._qpos, self._qvel = t["qpos"], t["qvel"]
         self._kin = (t["xpos"], t["xquat"], t["cvel"], t["subtree_com"])
         c = torch.from_numpy(np.concatenate(self._world_contacts))
-        self._contacts = ContactList(world=c[:, 0].long(), body1=c[:, 1].long(), body2=c[:, 2].long(),
-                                     normal_force=c[:, 3].float(), dist=c[:, 4].float(),
-                                     valid=torch.ones(len(c), dtype=torch.bool))
+        efc = np.zeros((self.num_worlds, max(1, max(len(f) for f in self._world_efc))))
+        for i, f in enumerate(self._world_efc):
+            efc[i, :len(f)] = f
+        world = c[:, 0].long()
+        self._contacts = ContactList(
+            world=world, body1=c[:, 1].long(), body2=c[:, 2].long(),
+            normal_force=normal_forces(torch.from_numpy(efc).float(), world, c[:, 3].long(), c[:, 4].long()),
+            dist=c[:, 5].float(), valid=torch.ones(len(c), dtype=torch.bool))
 
     # --- reads ---------------------------------------------------------------------------
-    @property
-    def qpos(self) -> torch.Tensor:
-        return self._qpos
-
-    @property
-    def qvel(self) -> torch.Tensor:
-        return self._qvel
-
     def _kinematics(self):
         return self._kin
 

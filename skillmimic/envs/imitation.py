@@ -28,6 +28,11 @@ HAND_IDS = [body_index(n) for n in HAND_BODIES]
 NO_CONTACT_IDS = [body_index(n) for n in NO_CONTACT_BODIES]
 
 
+def contact_flags(c: Contacts) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N] bool each: a hand touches the ball; a forbidden (trunk or limb) body touches anything."""
+    return c.ball_body[:, HAND_IDS].any(dim=1), c.body_any[:, NO_CONTACT_IDS].any(dim=1)
+
+
 @dataclass
 class Snapshot:
     """One read of the simulator, shared by reward, terminations and observations."""
@@ -97,9 +102,8 @@ class ImitationEnv:
         for lo in range(0, num, self.num_envs):
             rows = torch.arange(lo, min(lo + self.num_envs, num), device=self.device)
             self.sim.set_state(torch.arange(len(rows), device=self.device), SimState.from_motion(f.index(rows)))
-            c = self.read().contacts
-            ball[rows] = c.ball_body[: len(rows), HAND_IDS].any(dim=1).float()
-            body[rows] = c.body_any[: len(rows), NO_CONTACT_IDS].any(dim=1).float()
+            hand, forbidden = contact_flags(self.read().contacts)
+            ball[rows], body[rows] = hand[: len(rows)].float(), forbidden[: len(rows)].float()
         if self.reward_cfg.contact_label == "data":
             ball = f.contact.clone()
         return ball, body
@@ -170,11 +174,10 @@ class ImitationEnv:
     def compute_reward(self, snap: Snapshot | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Reward of the simulator state (default: read now) against the current reference frame."""
         snap = snap or self.read()
-        ref = self.reference()
         rows = self.lib.flat_index(self.clip, self.start + self.progress)
-        s, b, c = snap.state, snap.bodies, snap.contacts
-        sim_hoi = hoi_state(b.pos, b.rot[:, 0], s.dof_pos, s.ball_pos, c.ball_body[:, HAND_IDS].any(dim=1),
-                            c.body_any[:, NO_CONTACT_IDS].any(dim=1))
+        ref = self.lib.frames.index(rows)
+        s, b = snap.state, snap.bodies
+        sim_hoi = hoi_state(b.pos, b.rot[:, 0], s.dof_pos, s.ball_pos, *contact_flags(snap.contacts))
         ref_hoi = hoi_state(ref.body_pos, ref.root_rot, ref.dof_pos, ref.ball_pos, self.ref_ball_contact[rows],
                             self.ref_body_contact[rows])
         return imitation_reward(sim_hoi, ref_hoi, self.weights)

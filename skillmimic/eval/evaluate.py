@@ -41,11 +41,12 @@ def evaluate(checkpoint: str, motion: str, episodes: int = 4, steps: int = 300, 
     batch = min(num_envs, len(clips))
     sim = make_simulator(cfg.sim.backend, batch, dev, cfg.scene, cfg.sim_config())
     env = ImitationEnv(lib, sim, env_cfg, cfg.reward)
+    targets = _shot_targets(lib)
     results = []
     for lo in range(0, len(clips), batch):
         idx = torch.arange(lo, lo + batch, device=dev).clamp_max(len(clips) - 1)  # pad the last batch
         env.sampler = FixedStartSampler(clips[idx], starts[idx])
-        results.append(_run(env, policy, steps))
+        results.append(_run(env, policy, steps, targets))
     out = {key: torch.cat([r[key] for r in results])[: len(clips)] for key in results[0]}
     return _report(lib, clips, out, checkpoint, motion, episodes, steps, cfg, policy)
 
@@ -59,7 +60,7 @@ def load_policy(checkpoint: str, device: str = "auto", backend: str = "auto") ->
 
 
 @torch.no_grad()
-def _run(env: ImitationEnv, policy: Policy, steps: int) -> dict:
+def _run(env: ImitationEnv, policy: Policy, steps: int, targets: torch.Tensor) -> dict:
     n = env.num_envs
     obs = env.reset()
     start, clip = env.start.clone(), env.clip.clone()
@@ -79,20 +80,17 @@ def _run(env: ImitationEnv, policy: Policy, steps: int) -> dict:
         length += alive.long()
         fell |= alive & (info.fell | info.diverged)
         alive &= ~done
-    highest = env.lib.starts[clip] + _highest_ball_frame(env.lib, clip)
-    traj = Trajectory(**{k: torch.stack(v) for k, v in track.items()}, fell=fell,
-                      target=env.lib.frames.ball_pos[highest])
+    traj = Trajectory(**{k: torch.stack(v) for k, v in track.items()}, fell=fell, target=targets[clip])
     ok = success(traj, env.lib.skill_ids[clip])
     nr = reward_sum / torch.minimum(length, remaining.clamp_min(1)).clamp_min(1)
     return dict(success=ok, normalized_reward=nr, length=length.float(), fell=fell)
 
 
-def _highest_ball_frame(lib: MotionLibrary, clip: torch.Tensor) -> torch.Tensor:
-    frames = []
-    for c in clip.tolist():
-        s, n = int(lib.starts[c]), int(lib.lengths[c])
-        frames.append(int(lib.frames.ball_pos[s:s + n, 2].argmax()))
-    return torch.tensor(frames, device=clip.device)
+def _shot_targets(lib: MotionLibrary) -> torch.Tensor:
+    """[clips, 3] reference ball position at each clip's highest ball frame."""
+    ball = lib.frames.ball_pos
+    rows = [int(s) + int(ball[s:s + n, 2].argmax()) for s, n in zip(lib.starts.tolist(), lib.lengths.tolist())]
+    return ball[rows]
 
 
 def _summary(mask: torch.Tensor, out: dict) -> dict:

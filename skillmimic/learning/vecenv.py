@@ -15,11 +15,9 @@ ENV_NAME = "skillmimic"
 class RLGamesVecEnv(IVecEnv):
     def __init__(self, env: ImitationEnv):
         self.env = env
-        self.last_info = None
 
     def step(self, actions: torch.Tensor):
         obs, reward, done, info = self.env.step(actions)
-        self.last_info = info
         return {"obs": obs}, reward, done.to(torch.uint8), {"time_outs": info.time_outs, "step": info}
 
     def reset(self):

@@ -183,12 +183,14 @@ def summarize_contacts(c: ContactList, num_worlds: int, threshold: float, depth:
     touch = (c.valid & ((c.normal_force > threshold) | (c.dist < -depth))).to(force.dtype)
     with_ball = (b1 == BALL_BODY) | (b2 == BALL_BODY)
     other = torch.where(b1 == BALL_BODY, b2, b1)
-    # [4, N * slots]: force and touches per body (both sides of a contact), per body against the ball
+    not_self = b1 != b2  # a self-contact adds once to its body, not twice
+    ball_force, ball_touch = torch.where(with_ball, force, zero), torch.where(with_ball, touch, zero)
+    # rows: force and touches per body (either side of a contact), then per body against the ball
     acc = torch.zeros(4, num_worlds * _SLOTS, dtype=force.dtype, device=force.device)
-    for row, (slot, value) in enumerate(((b1, force), (b1, touch), (other, force), (other, touch))):
-        acc[row].index_add_(0, w * _SLOTS + slot, value if row < 2 else torch.where(with_ball, value, zero))
-    for row, value in ((0, force), (1, touch)):  # the second body of each contact (not twice for self-pairs)
-        acc[row].index_add_(0, w * _SLOTS + b2, torch.where(b1 == b2, zero, value))
+    for row, slot, value in ((0, b1, force), (1, b1, touch), (0, b2, torch.where(not_self, force, zero)),
+                             (1, b2, torch.where(not_self, touch, zero)), (2, other, ball_force),
+                             (3, other, ball_touch)):
+        acc[row].index_add_(0, w * _SLOTS + slot, value)
     body_f, body_t, ball_f, ball_t = acc.view(4, num_worlds, _SLOTS).unbind(0)
     h = slice(1, NUM_BODIES + 1)
     return Contacts(ball_body=ball_t[:, h] > 0, body_any=body_t[:, h] > 0, ball_floor=ball_t[:, 0] > 0,

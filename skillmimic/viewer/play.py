@@ -24,6 +24,7 @@ from skillmimic.sim.factory import make_simulator
 from skillmimic.sim.state import SimState, state_to_qpos_qvel
 from skillmimic.skills import skill_name
 from skillmimic.viewer.keys import KEY_HELP, skill_for_key
+from skillmimic.viewer.replay import clip_rows, render_motion
 from skillmimic.viewer.video import OffscreenRenderer, VideoWriter
 
 class Playback:
@@ -86,8 +87,6 @@ def play(checkpoint: str | None, motion: str, skill: int | None = None, video: s
     video = video or "play.mp4"
     steps = max(1, round(seconds * 60))
     if dataset:
-        from skillmimic.viewer.replay import render_motion
-
         lib = MotionLibrary.load(motion)
         clips = None if skill is None else (lib.skill_ids == skill).nonzero().flatten().tolist()
         if clips == []:
@@ -137,8 +136,7 @@ def _view_dataset(lib: MotionLibrary, clips) -> str:  # pragma: no cover - needs
     model = build_render_model()
     data = mujoco.MjData(model)
     qpos, _ = state_to_qpos_qvel(SimState.from_motion(lib.frames))
-    rows = [r for c in (clips or range(lib.num_clips))
-            for r in range(int(lib.starts[c]), int(lib.starts[c] + lib.lengths[c]))]
+    rows = clip_rows(lib, clips)
     with mujoco.viewer.launch_passive(model, data) as viewer:
         i = 0
         while viewer.is_running():

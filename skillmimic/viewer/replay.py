@@ -12,6 +12,12 @@ from skillmimic.sim.state import SimState, state_to_qpos_qvel
 from skillmimic.viewer.video import OffscreenRenderer, VideoWriter
 
 
+def clip_rows(lib: MotionLibrary, clips: list[int] | None = None) -> list[int]:
+    """Rows of the library's flat frame tensors for ``clips`` (all if None), clip after clip."""
+    return [r for c in (range(lib.num_clips) if clips is None else clips)
+            for r in range(int(lib.starts[c]), int(lib.starts[c] + lib.lengths[c]))]
+
+
 def render_motion(lib: MotionLibrary, video: str | Path, width: int = 640, height: int = 480,
                   clips: list[int] | None = None) -> int:
     """Render the clips of ``lib`` (all, or ``clips``) back to back at the data rate; returns the
@@ -23,8 +29,7 @@ def render_motion(lib: MotionLibrary, video: str | Path, width: int = 640, heigh
     renderer = OffscreenRenderer(model, width, height)
     clip_of_frame = lib.frame_clip.cpu().numpy()
     starts = lib.starts.cpu().numpy()
-    rows = [r for c in (range(lib.num_clips) if clips is None else clips)
-            for r in range(int(starts[c]), int(starts[c] + lib.lengths[c]))]
+    rows = clip_rows(lib, clips)
     with VideoWriter(video, lib.fps) as out:
         for i in tqdm(rows, desc="render", unit="frame", disable=None):
             data.qpos[:] = qpos[i]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from skillmimic.errors import SkillMimicError
 from skillmimic.sim.base import SimConfig
 from skillmimic.sim.factory import make_simulator
 from skillmimic.sim.state import standing_state
@@ -36,15 +37,23 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _refuse_silent_eager(sim, graph: bool) -> None:
+    """A CUDA number measured on eager launches (slower) must never pass for the graph one."""
+    if graph and sim.device.type == "cuda" and not getattr(sim, "use_graphs", False):
+        raise SkillMimicError("bench: CUDA graphs were requested but the simulator runs eager launches (capture "
+                              "failed or no memory pool; see the warning above); pass --no-graph to measure eager")
+
+
 def bench_sim(backend: str, device: str, envs: int, steps: int, warmup: int = 10, graph: bool = True) -> dict:
     """World control-steps per second of the raw physics step (PD targets -> substeps + forward)."""
     sim = make_simulator(backend, envs, device, cfg=SimConfig(graph=graph))
     sim.set_state(torch.arange(envs), standing_state(envs))
     gen = torch.Generator().manual_seed(0)
-    targets = (0.05 * torch.randn(envs, 156, generator=gen)).to(sim.device)
-    for _ in range(warmup):
+    targets = (0.05 * torch.randn(envs, sim.model.nu, generator=gen)).to(sim.device)
+    for _ in range(max(warmup, 1)):
         sim.step(targets)
     _sync(device)
+    _refuse_silent_eager(sim, graph)
     t0 = time.perf_counter()
     for _ in range(steps):
         sim.step(targets)
@@ -69,7 +78,7 @@ def bench_env(backend: str, device: str, envs: int, steps: int, warmup: int = 10
     env = ImitationEnv(lib, sim)
     env.reset()
     gen = torch.Generator().manual_seed(0)
-    actions = (0.05 * torch.randn(envs, 156, generator=gen)).to(sim.device)
+    actions = (0.05 * torch.randn(envs, env.num_actions, generator=gen)).to(sim.device)
 
     def timed(fn) -> float:
         for _ in range(warmup):
@@ -82,6 +91,7 @@ def bench_env(backend: str, device: str, envs: int, steps: int, warmup: int = 10
         return time.perf_counter() - t0
 
     raw = timed(lambda: sim.step(actions * torch.pi))
+    _refuse_silent_eager(sim, graph)
     env.reset()
     full = timed(lambda: env.step(actions))
     return dict(kind="env", backend=backend, device=str(device), envs=envs, steps=steps, substeps=sim.substeps,
@@ -90,13 +100,15 @@ def bench_env(backend: str, device: str, envs: int, steps: int, warmup: int = 10
                 env_to_sim_ratio=round(raw / full, 3), resets=dict(env.totals), machine=machine_info(device))
 
 
-def report(result: dict, json_path: str | None = None) -> str:
+def write_json(result: dict | list, path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=1) + "\n")
+
+
+def report(result: dict) -> str:
     line = (f"bench {result['kind']}: {result['backend']} on {result['device']} "
             f"({result['machine'].get('gpu', result['machine']['cpu'])}), {result['envs']} envs x "
             f"{result['steps']} steps in {result['seconds']:.2f} s: {result['world_steps_per_s']:,.0f} world-steps/s")
     if "env_steps_per_s" in result:
         line += f"; full env {result['env_steps_per_s']:,.0f} steps/s = {100 * result['env_to_sim_ratio']:.0f} % of raw physics"
-    if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
     return line

@@ -35,25 +35,40 @@ def _data_render(a) -> None:
 
 
 def _bench_sim(a) -> None:
-    from skillmimic.bench import bench_sim, report
+    from skillmimic.bench import bench_sim
 
-    print(report(bench_sim(a.backend, a.device, a.envs, a.steps, a.warmup, graph=not a.no_graph), a.json))
+    _bench_report([bench_sim(a.backend, a.device, n, a.steps, a.warmup, graph=not a.no_graph) for n in a.envs],
+                  a.json)
 
 
 def _train(a) -> None:
     from skillmimic.learning.train import train
 
-    flags = {"motion": a.motion, "num_envs": a.num_envs, "epochs": a.epochs, "sim.device": a.device,
-             "sim.backend": a.backend, "seed": a.seed}
+    epochs = a.epochs
+    if a.minutes and epochs is None:
+        epochs = 10**9  # the clock decides
+    flags = {"motion": a.motion, "num_envs": a.num_envs, "epochs": epochs, "minutes": a.minutes,
+             "sim.device": a.device, "sim.backend": a.backend, "seed": a.seed}
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None] + list(a.overrides)
     run_dir = train(a.config or [], overrides, run=a.run, resume=a.resume)
     print(f"done: {run_dir}")
 
 
 def _bench_env(a) -> None:
-    from skillmimic.bench import bench_env, report
+    from skillmimic.bench import bench_env
 
-    print(report(bench_env(a.backend, a.device, a.envs, a.steps, a.warmup, not a.no_graph, a.motion), a.json))
+    _bench_report([bench_env(a.backend, a.device, n, a.steps, a.warmup, not a.no_graph, a.motion) for n in a.envs],
+                  a.json)
+
+
+def _bench_report(results: list[dict], json_path: str | None) -> None:
+    """One line per size; the JSON holds one result, or a list when several sizes ran."""
+    from skillmimic.bench import report, write_json
+
+    for r in results:
+        print(report(r), flush=True)
+    if json_path:
+        write_json(results[0] if len(results) == 1 else results, json_path)
 
 
 def _play(a) -> None:
@@ -72,6 +87,14 @@ def _eval(a) -> None:
     if a.json:
         write_json(rep, a.json)
         print(f"wrote {a.json}")
+
+
+def _export_policy(a) -> None:
+    from skillmimic.learning.export import export_policy
+
+    r = export_policy(a.checkpoint, a.out, a.half)
+    print(f"wrote {r['path']} ({r['bytes'] / 1e6:.1f} MB{', fp16' if r['half'] else ''}; checkpoint "
+          f"{r['source_bytes'] / 1e6:.1f} MB, epoch {r['epoch']}, {r['frame']} samples)")
 
 
 def _skill_arg(s: str) -> int:
@@ -115,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     t.add_argument("--backend", help="mjwarp or mujoco (default: mjwarp on cuda, mujoco on cpu)")
     t.add_argument("--epochs", type=int, help="PPO epochs to run (on --resume: this many more)")
+    t.add_argument("--minutes", type=float, help="stop cleanly after this many minutes of wall clock (saves "
+                   "the checkpoint and prints the summary); without --epochs the clock alone decides")
     t.add_argument("--run", help="run name: outputs go to runs/<name>/ (default: motion name and time)")
     t.add_argument("--resume", action="store_true", help="continue --run from its last checkpoint")
     t.add_argument("--seed", type=int)
@@ -152,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--backend", default="auto")
     ev.set_defaults(func=_eval)
 
+    ex = sub.add_parser("export-policy", help="write a policy-only file (actor + normaliser + metadata) "
+                        "from a training checkpoint, for play and eval")
+    ex.add_argument("--checkpoint", required=True, help="a training checkpoint (runs/<name>/nn/last.pth)")
+    ex.add_argument("--out", required=True, help="the policy file to write, e.g. policies/NAME.pth")
+    ex.add_argument("--half", action="store_true", help="store the network weights as fp16 (half the size)")
+    ex.set_defaults(func=_export_policy)
+
     bench = sub.add_parser("bench", help="throughput benchmarks").add_subparsers(dest="target", required=True)
     b = bench.add_parser("sim", help="raw physics step: world-steps per second")
     _bench_args(b)
@@ -166,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _bench_args(b) -> None:
     b.add_argument("--backend", choices=("mjwarp", "mujoco"), default="mjwarp")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
-    b.add_argument("--envs", type=int, default=16, help="number of worlds")
+    b.add_argument("--envs", type=int, nargs="+", default=[16], help="number of worlds (several: one run each)")
     b.add_argument("--steps", type=int, default=100, help="timed control steps")
     b.add_argument("--warmup", type=int, default=10, help="untimed steps first (kernel loading, graph capture)")
     b.add_argument("--no-graph", action="store_true", help="MuJoCo Warp on CUDA: launch kernels without CUDA graphs")

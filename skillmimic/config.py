@@ -45,6 +45,11 @@ class EnvConfig:
     fingertip_force_clip: float = 100.0  # N; the observation's fingertip contact forces saturate here
     # Training episodes end with their clip; evaluation and playback run on past it.
     reference_ends_episode: bool = True
+    # m; > 0: an episode also ends (as a failure) when the mean distance of the 18 reward nodes
+    # (root + key bodies) from the reference exceeds this. Motion-tracking systems (ProtoMotions,
+    # MimicKit, mjlab) all end episodes that drift off the reference: under a product reward, steps
+    # after the reference has run away earn ~0 and only dilute the batch. 0 = off (upstream).
+    termination_distance: float = 0.0
 
 
 @dataclass
@@ -52,6 +57,10 @@ class PPOConfig:
     """rl-games PPO settings; defaults mirror upstream SkillMimic (``skillmimic.yaml``)."""
 
     learning_rate: float = 2.0e-5
+    # constant (upstream) | adaptive: rl-games scales the rate by 1.5 down/up when the policy's KL
+    # per update is above 2x / below 0.5x ``kl_threshold`` (the schedule of mjlab and rsl-rl).
+    lr_schedule: str = "constant"
+    kl_threshold: float = 0.008
     horizon_length: int = 32
     num_minibatches: int = 4  # minibatch = envs * horizon / this (upstream: 65536 / 16384)
     mini_epochs: int = 6
@@ -69,6 +78,9 @@ class PPOConfig:
     units: List[int] = field(default_factory=lambda: [1024, 512, 512])
     log_std: float = -2.9  # action noise std ~0.055, i.e. ~0.17 rad of PD-target noise
     learn_log_std: bool = False
+    # zero (upstream): an untrained actor commands the zero pose. mean_pose: the action layer's bias
+    # starts at the training clips' mean joint angles, so an untrained policy stands near the data.
+    mu_init: str = "zero"
     save_frequency: int = 50  # epochs between checkpoints (the last one is always saved)
     torch_compile: bool = False
 
@@ -91,6 +103,7 @@ class TrainConfig:
     retarget_ball: bool = True  # move the ball onto our hands where the clip flags contact
     num_envs: int = 16
     epochs: int = 20
+    minutes: float = 0.0  # > 0: stop cleanly after this much wall clock (then save), even before ``epochs``
     run: Optional[str] = None  # runs/<run>/; default: motion name and time
     runs_dir: str = "runs"
     seed: int = 0
@@ -147,6 +160,11 @@ def _validate(c: TrainConfig) -> None:
     checks = [
         (c.num_envs >= 1, "num_envs", "at least 1"),
         (c.epochs >= 1, "epochs", "at least 1"),
+        (c.minutes >= 0, "minutes", "0 (no time limit) or a positive number of minutes"),
+        (c.env.termination_distance >= 0, "env.termination_distance", "0 (off) or a distance in metres"),
+        (c.ppo.lr_schedule in ("constant", "adaptive"), "ppo.lr_schedule", "constant or adaptive"),
+        (c.ppo.kl_threshold > 0, "ppo.kl_threshold", "positive"),
+        (c.ppo.mu_init in ("zero", "mean_pose"), "ppo.mu_init", "zero or mean_pose"),
         (c.env.episode_length >= 1, "env.episode_length", "at least 1"),
         (c.sim.backend in ("auto", "mjwarp", "mujoco"), "sim.backend", "one of auto, mjwarp, mujoco"),
         (c.sim.device in ("auto", "cpu", "cuda") or c.sim.device.startswith("cuda:"), "sim.device",

@@ -184,6 +184,11 @@ def build_spec(cfg: SceneConfig = SceneConfig()) -> mujoco.MjSpec:
     opt.iterations = cfg.solver_iterations
     opt.ls_iterations = cfg.solver_ls_iterations
     opt.gravity = (0.0, 0.0, -9.81)
+    # Our only convex-convex pairs are the box feet. MuJoCo C collides boxes with its box-box
+    # routine either way (identical contacts on every 7th BallPlay-M frame, checked); MuJoCo Warp
+    # then uses its primitive box-box collider instead of the convex (CCD) kernels, which take
+    # 8-60 s each to compile on CUDA.
+    opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_NATIVECCD
 
     _add_visuals(spec)
     world = spec.worldbody

@@ -77,11 +77,15 @@ def quat_from_hinges(angles: torch.Tensor) -> torch.Tensor:
     """Local rotation of a joint made of three serial hinges about x, then y, then z.
 
     ``angles[..., 3]`` -> quaternion ``qx(a) * qy(b) * qz(c)`` (intrinsic x-y-z).
+
+    Closed form of that product from the half-angle cosines and sines; the products are grouped
+    as ``quat_mul`` groups them, so the result is the same bit for bit.
     """
-    qx = axis_angle_quat(0, angles[..., 0])
-    qy = axis_angle_quat(1, angles[..., 1])
-    qz = axis_angle_quat(2, angles[..., 2])
-    return quat_mul(quat_mul(qx, qy), qz)
+    half = 0.5 * angles
+    cx, cy, cz = torch.cos(half).unbind(-1)
+    sx, sy, sz = torch.sin(half).unbind(-1)
+    pw, px, py, pz = cx * cy, sx * cy, cx * sy, sx * sy  # qx(a) * qy(b)
+    return torch.stack((pw * cz - pz * sz, px * cz + py * sz, py * cz - px * sz, pw * sz + pz * cz), dim=-1)
 
 
 def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:

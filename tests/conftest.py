@@ -1,6 +1,7 @@
 """Shared fixtures. Real data comes from $SKILLMIMIC_DATA (``.ci/run`` points it at the shared set)."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,22 @@ def library(ballplay):
     from skillmimic.motion import MotionLibrary
 
     return MotionLibrary.load(ballplay)
+
+
+CLIPS = ("layup/031_015pickle_layup_001_001.pt", "lrun/011_018pickle_lrun_1.pt", "pass/004_016pickle_pass_001.pt")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, ballplay):
+    """A three-skill motion folder and a checkpoint from a one-epoch run on it (``<root>/p/nn/last.pth``,
+    next to the run's ``<root>/p/config.yaml``); shared by the eval/play and export tests."""
+    from skillmimic.cli import main
+
+    root = tmp_path_factory.mktemp("evalplay")
+    motion = root / "three"
+    for rel in CLIPS:
+        (motion / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ballplay / rel, motion / rel)
+    assert main(["train", "--motion", str(motion), "--num-envs", "4", "--epochs", "1", "--run", "p",
+                 f"runs_dir={root}", "ppo.units=[64,64]"]) == 0
+    return motion, root / "p" / "nn" / "last.pth"

@@ -1,9 +1,7 @@
 """Playback, video and evaluation of a trained checkpoint; success criteria on constructed episodes."""
 import json
-import shutil
 
 import imageio.v2 as imageio
-import pytest
 import torch
 
 from skillmimic.cli import main
@@ -12,22 +10,6 @@ from skillmimic.eval.evaluate import METRICS
 from skillmimic.motion import MotionLibrary
 from skillmimic.skills import SKILLS
 from skillmimic.viewer.keys import skill_for_key
-
-CLIPS = ("layup/031_015pickle_layup_001_001.pt", "lrun/011_018pickle_lrun_1.pt", "pass/004_016pickle_pass_001.pt")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, ballplay):
-    """A three-skill motion folder and a checkpoint from a one-epoch run on it."""
-    root = tmp_path_factory.mktemp("evalplay")
-    motion = root / "three"
-    for rel in CLIPS:
-        (motion / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ballplay / rel, motion / rel)
-    assert main(["train", "--motion", str(motion), "--num-envs", "4", "--epochs", "1", "--run", "p",
-                 f"runs_dir={root}", "ppo.units=[64,64]"]) == 0
-    return motion, root / "p" / "nn" / "last.pth"
-
 
 def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
     motion, ckpt = trained

@@ -171,3 +171,42 @@ def test_bench_sim_json(tmp_path, capsys):
     r = json.loads(out.read_text())
     assert r["world_steps_per_s"] > 0 and r["envs"] == 4 and r["machine"]["cpu_count"] >= 1
     assert "world-steps/s" in capsys.readouterr().out
+
+
+def test_mujoco_step_equals_plain_substeps(layup):
+    """MuJoCo C's control step (``mj_step2`` reusing the last forward pass, then ``mj_step``s and a
+    forward pass) gives bit for bit the state of plain ``mj_step`` substeps, resets included."""
+    import mujoco
+
+    from skillmimic.sim.state import state_to_qpos_qvel
+
+    n = 3
+    start = SimState.from_motion(layup.get(torch.zeros(n, dtype=torch.long), torch.tensor([20, 60, 90])))
+    sim = make_simulator("mujoco", n)
+    sim.set_state(torch.arange(n), start)
+    qpos, qvel = state_to_qpos_qvel(start)
+    m = sim.model
+    ref = [mujoco.MjData(m) for _ in range(n)]
+    for i, d in enumerate(ref):
+        d.qpos[:], d.qvel[:] = qpos[i].double().numpy(), qvel[i].double().numpy()
+        mujoco.mj_forward(m, d)
+    g = torch.Generator().manual_seed(0)
+    for k in range(12):
+        targets = start.dof_pos + 0.2 * torch.randn(n, 156, generator=g)
+        sim.step(targets)
+        for i, d in enumerate(ref):
+            d.ctrl[:] = targets[i].double().numpy()
+            for _ in range(sim.substeps):
+                mujoco.mj_step(m, d)
+            mujoco.mj_forward(m, d)
+        if k == 5:  # a reset in between: the reset's forward pass must be reused correctly too
+            sim.set_state(torch.tensor([1]), start.index(torch.tensor([0])))
+            d = ref[1]
+            mujoco.mj_resetData(m, d)
+            d.qpos[:], d.qvel[:] = qpos[0].double().numpy(), qvel[0].double().numpy()
+            mujoco.mj_forward(m, d)
+    for i, d in enumerate(ref):
+        w = sim.datas[i]
+        for name in ("qpos", "qvel", "qacc", "efc_force", "xpos", "cvel"):
+            assert (getattr(w, name) == getattr(d, name)).all(), (i, name)
+        assert w.ncon == d.ncon and w.ncon > 0

@@ -19,7 +19,7 @@ def _scalars(run_dir, tag):
     return [e.value for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] else []
 
 
-def test_train_writes_config_events_checkpoint_and_resumes(tmp_path, data_dir, capsys):
+def test_train_writes_config_events_checkpoint_and_resumes(tmp_path, data_dir, capsys, monkeypatch):
     args = ["train", "--motion", "ballplay-m/layup", "--num-envs", "4", "--epochs", "2", "--run", "e2e",
             f"runs_dir={tmp_path}", *SMALL]
     assert main(args) == 0
@@ -38,7 +38,16 @@ def test_train_writes_config_events_checkpoint_and_resumes(tmp_path, data_dir, c
     # a second start under the same name is refused, --resume continues
     assert main(args) == 2
     assert "--resume" in capsys.readouterr().err
+    loads, real_load = [], torch.load  # every file read on resume (rl-games' restore included) is weights-only
+
+    def spy(*a, **kw):
+        loads.append(kw.get("weights_only"))
+        return real_load(*a, **kw)
+
+    monkeypatch.setattr(torch, "load", spy)
     assert main(["train", "--run", "e2e", "--resume", "--epochs", "1", f"runs_dir={tmp_path}"]) == 0
+    monkeypatch.undo()
+    assert loads and all(w is True for w in loads), loads
     assert "epoch 3/3" in capsys.readouterr().out
     resumed = load_checkpoint(run / "nn" / "last.pth")
     assert resumed["epoch"] == 3 and resumed["frame"] > ckpt["frame"]

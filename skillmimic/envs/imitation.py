@@ -17,7 +17,7 @@ import torch
 
 from skillmimic.config import EnvConfig, RewardConfig
 from skillmimic.envs import observations as obs_fn
-from skillmimic.envs.rewards import TERMS, hoi_state, imitation_reward
+from skillmimic.envs.rewards import TERMS, HOIState, hoi_state, imitation_reward, node_distance
 from skillmimic.envs.sampling import UniformStartSampler
 from skillmimic.humanoid import HAND_BODIES, NO_CONTACT_BODIES, NUM_DOFS, body_index
 from skillmimic.motion.library import MotionLibrary, MotionState
@@ -26,6 +26,7 @@ from skillmimic.sim.state import SimState
 
 HAND_IDS = [body_index(n) for n in HAND_BODIES]
 NO_CONTACT_IDS = [body_index(n) for n in NO_CONTACT_BODIES]
+COUNTERS = ("falls", "diverged", "timeouts")  # ``ImitationEnv.totals``
 
 
 def contact_flags(c: Contacts) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,11 +49,14 @@ class StepInfo:
 
     time_outs: torch.Tensor  # [N] episode ended by length, not by failure (bootstrap the value)
     fell: torch.Tensor  # [N] pelvis below the termination height
+    drifted: torch.Tensor  # [N] reward nodes farther than env.termination_distance from the reference
     diverged: torch.Tensor  # [N] non-finite or runaway state, reset
     state: SimState  # post-step state of every world, before resets
     reward: torch.Tensor  # mean reward of this step
     terms: dict[str, torch.Tensor]  # mean of each reward term
 
+    # These read the device (a host sync on CUDA): for tests and one-off use. Per-step consumers
+    # (the training observer) accumulate ``fell.sum()`` / ``diverged.sum()`` as tensors instead.
     @property
     def falls(self) -> int:
         return int(self.fell.sum())
@@ -82,8 +86,15 @@ class ImitationEnv:
         self.skill = torch.zeros(n, dtype=torch.long, device=dev)
         self.skill_override: int | None = None  # playback: steer every env with one skill
         self.ref_ball_contact, self.ref_body_contact = self._reference_contacts()
-        self.totals = {"falls": 0, "diverged": 0, "timeouts": 0}
+        self._counts = torch.zeros(len(COUNTERS), dtype=torch.long, device=dev)  # totals, on the device
+        # only backends with fixed-size buffers (MuJoCo Warp) have an overflow to report
+        self._reports_overflow = type(sim).overflow_report is not Simulator.overflow_report
         self.overflow_message: str | None = None
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Episodes ended by each cause (``COUNTERS``) since the env was made; reads the device."""
+        return dict(zip(COUNTERS, self._counts.tolist()))
 
     # --- reference contact labels --------------------------------------------------------
     def _reference_contacts(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,24 +150,27 @@ class ImitationEnv:
         self.sim.step(targets)
         self.progress += 1
         snap = self.read()
-        reward, terms = self.compute_reward(snap)
+        sim_hoi, ref_hoi = self._hoi_states(snap)
+        reward, terms = imitation_reward(sim_hoi, ref_hoi, self.weights)
 
         diverged = self.sim.diverged()
         fell = snap.state.root_pos[:, 2] < self.cfg.termination_height
         fell = fell & self.cfg.early_termination & ~diverged
-        terminated = fell | diverged
+        drifted = torch.zeros_like(fell)
+        if self.cfg.termination_distance > 0:
+            drifted = (node_distance(sim_hoi, ref_hoi) > self.cfg.termination_distance) & ~fell & ~diverged
+        terminated = fell | drifted | diverged
         time_out = (self.progress >= self.ep_len) & ~terminated
         reward = torch.where(diverged, torch.zeros_like(reward), reward)
         done = terminated | time_out
 
-        info = StepInfo(time_outs=time_out, fell=fell, diverged=diverged, state=snap.state, reward=reward.mean(),
+        info = StepInfo(time_outs=time_out, fell=fell, drifted=drifted, diverged=diverged, state=snap.state, reward=reward.mean(),
                         terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()})
-        if info.num_diverged and self.overflow_message is None:
-            self.overflow_message = self.sim.overflow_report()
-        self.totals["falls"] += info.falls
-        self.totals["diverged"] += info.num_diverged
-        self.totals["timeouts"] += int(time_out.sum())
+        self._counts += torch.stack((fell.sum(), diverged.sum(), time_out.sum()))  # order of COUNTERS
         reset = done.nonzero().flatten()
+        # a diverged world is always reset, so only a step with resets needs the (syncing) check
+        if reset.numel() and self._reports_overflow and self.overflow_message is None and bool(diverged.any()):
+            self.overflow_message = self.sim.overflow_report()
         if reset.numel():
             self._reset_envs(reset)
             snap = self.read()
@@ -173,14 +187,17 @@ class ImitationEnv:
 
     def compute_reward(self, snap: Snapshot | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Reward of the simulator state (default: read now) against the current reference frame."""
-        snap = snap or self.read()
+        return imitation_reward(*self._hoi_states(snap or self.read()), self.weights)
+
+    def _hoi_states(self, snap: Snapshot) -> tuple[HOIState, HOIState]:
+        """What the reward compares: the simulated state and the current reference frame."""
         rows = self.lib.flat_index(self.clip, self.start + self.progress)
         ref = self.lib.frames.index(rows)
         s, b = snap.state, snap.bodies
         sim_hoi = hoi_state(b.pos, b.rot[:, 0], s.dof_pos, s.ball_pos, *contact_flags(snap.contacts))
         ref_hoi = hoi_state(ref.body_pos, ref.root_rot, ref.dof_pos, ref.ball_pos, self.ref_ball_contact[rows],
                             self.ref_body_contact[rows])
-        return imitation_reward(sim_hoi, ref_hoi, self.weights)
+        return sim_hoi, ref_hoi
 
     # --- observations --------------------------------------------------------------------
     def observe(self, snap: Snapshot | None = None) -> torch.Tensor:

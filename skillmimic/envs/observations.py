@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from skillmimic import rotations as rot
+from skillmimic.envs.indexing import take
 from skillmimic.humanoid import FINGERTIPS, body_index
 from skillmimic.skills import NUM_SKILL_SLOTS
 
@@ -75,4 +76,4 @@ def skill_one_hot(skill_ids: torch.Tensor) -> torch.Tensor:
 
 def fingertip_forces(ball_body_force: torch.Tensor, clip: float) -> torch.Tensor:
     """[N, 10] ball contact force on each fingertip, clipped so impacts do not dominate statistics."""
-    return ball_body_force[:, list(FINGERTIP_IDS)].clamp(0.0, clip)
+    return take(ball_body_force, 1, FINGERTIP_IDS).clamp(0.0, clip)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from skillmimic import rotations as rot
+from skillmimic.envs.indexing import take
 from skillmimic.humanoid import KEY_BODIES, body_index
 
 KEY_IDS = (0,) + tuple(body_index(n) for n in KEY_BODIES)  # root + 17 key bodies = the 18 graph nodes
@@ -38,7 +39,7 @@ class HOIState:
 
 def hoi_state(body_pos, root_rot, dof_pos, ball_pos, ball_contact, body_contact) -> HOIState:
     joints = rot.quat_from_hinges(dof_pos.reshape(dof_pos.shape[0], -1, 3))
-    return HOIState(nodes=body_pos[:, list(KEY_IDS)], rotations=torch.cat((root_rot.unsqueeze(1), joints), dim=1),
+    return HOIState(nodes=take(body_pos, 1, KEY_IDS), rotations=torch.cat((root_rot.unsqueeze(1), joints), dim=1),
                     ball_pos=ball_pos, ball_contact=ball_contact.float(), body_contact=body_contact.float())
 
 
@@ -49,6 +50,11 @@ def position_error(sim: HOIState, ref: HOIState) -> torch.Tensor:
 def rotation_error(sim: HOIState, ref: HOIState) -> torch.Tensor:
     rel = rot.quat_mul(rot.quat_conj(sim.rotations), ref.rotations)
     return (rot.quat_to_rotvec(rel) ** 2).mean(dim=(1, 2))
+
+
+def node_distance(sim: HOIState, ref: HOIState) -> torch.Tensor:
+    """Root-mean-square distance (m) of the 18 reward nodes from the reference's: sqrt(3 * p error)."""
+    return ((ref.nodes - sim.nodes) ** 2).sum(dim=2).mean(dim=1).sqrt()
 
 
 def ball_position_error(sim: HOIState, ref: HOIState) -> torch.Tensor:

@@ -20,12 +20,13 @@ class UniformStartSampler:
         skills = lib.skill_ids
         per_skill = torch.stack([(skills == s).sum() for s in skills]).float()
         self.clip_weights = (1.0 / per_skill).cpu()  # each skill gets equal total weight
+        # draws use a CPU generator; keep what they index on the CPU once instead of copying per reset
+        self.last_start = (lib.lengths.cpu() - 2).clamp_min(0)  # a start needs one frame after it
 
     def sample(self, env_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = env_ids.numel()
         clips = torch.multinomial(self.clip_weights, n, replacement=True, generator=self.gen)
-        last_start = (self.lib.lengths.cpu()[clips] - 2).clamp_min(0)  # a start needs one frame after it
-        starts = (torch.rand(n, generator=self.gen) * (last_start + 1)).long()
+        starts = (torch.rand(n, generator=self.gen) * (self.last_start[clips] + 1)).long()
         return clips.to(self.lib.device), starts.to(self.lib.device)
 
     def state_dict(self) -> dict:

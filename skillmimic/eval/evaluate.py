@@ -37,7 +37,8 @@ def evaluate(checkpoint: str, motion: str, episodes: int = 4, steps: int = 300, 
     clips = torch.arange(lib.num_clips, device=dev).repeat_interleave(episodes)
     k = torch.arange(episodes, device=dev).repeat(lib.num_clips)
     starts = (k * (lib.lengths[clips] - 2).clamp_min(0) // (2 * episodes))
-    env_cfg = replace(cfg.env, episode_length=steps, reference_ends_episode=False)
+    # Episodes end by a fall only: success is the skill criterion's call, not training's drift rule.
+    env_cfg = replace(cfg.env, episode_length=steps, reference_ends_episode=False, termination_distance=0.0)
     batch = min(num_envs, len(clips))
     sim = make_simulator(cfg.sim.backend, batch, dev, cfg.scene, cfg.sim_config())
     env = ImitationEnv(lib, sim, env_cfg, cfg.reward)

@@ -1,12 +1,15 @@
 """rl-games' continuous PPO agent with SkillMimic's checkpoints and upstream's action bound loss."""
 from __future__ import annotations
 
+import math
 import os
+import time
 
 import torch
 from rl_games.algos_torch.a2c_continuous import A2CAgent
 
-from skillmimic.learning.checkpoint import atomic_save
+from skillmimic.errors import SkillMimicError
+from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
 
 AGENT_NAME = "skillmimic_ppo"
 
@@ -15,14 +18,48 @@ class SkillMimicAgent(A2CAgent):
     def __init__(self, base_name, params):
         super().__init__(base_name, params)
         self.metadata = params["config"]["skillmimic"]
+        minutes = params["config"].get("minutes", 0.0)
+        self.deadline = time.monotonic() + 60.0 * minutes if minutes > 0 else None
+        if params["config"].get("mu_init") == "mean_pose":
+            self._init_mean_pose()
+
+    def _init_mean_pose(self) -> None:
+        """Action-layer bias = the training clips' mean joint angles (as actions, i.e. / pi): an
+        untrained policy then holds the data's average pose instead of the zero pose."""
+        dof = self.vec_env.env.lib.frames.dof_pos
+        with torch.no_grad():
+            self.model.a2c_network.mu.bias.copy_((dof.mean(dim=0) / math.pi).clamp(-1.0, 1.0))
+
+    def train_epoch(self):
+        """One PPO epoch; past the ``--minutes`` deadline this epoch becomes the last one, so rl-games
+        saves and stops through its normal end-of-training path."""
+        out = super().train_epoch()
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.max_epochs = self.epoch_num
+        return out
 
     def save(self, fn):
         """rl-games names a checkpoint after the run (best) or 'last_...' (periodic and final);
         we keep two files, ``best.pth`` and ``last.pth``, each written atomically."""
         kind = "best" if os.path.basename(fn) == self.config["name"] else "last"
         state = self.get_full_state_weights()
+        # rl-games keeps its best mean reward as a numpy scalar; checkpoints hold plain data only
+        state["last_mean_rewards"] = float(state["last_mean_rewards"])
         state["skillmimic"] = self.metadata
         atomic_save(state, os.path.join(self.nn_dir, f"{kind}.pth"))
+
+    def restore(self, fn, set_epoch=True):
+        """Resume from one of our checkpoints. rl-games' own ``torch_ext.load_checkpoint`` calls
+        ``torch.load(weights_only=False)``, which would run any code the file holds; ours does not."""
+        state = load_checkpoint(fn)
+        if state["skillmimic"].get("exported"):
+            raise SkillMimicError(f"{fn}: an exported policy (no optimizer or critic) cannot be resumed; "
+                                  "resume from a training checkpoint (runs/<name>/nn/last.pth)")
+        state["model"] = {k.removeprefix("_orig_mod."): v for k, v in state["model"].items()}
+        self.set_full_state_weights(state, set_epoch=set_epoch)
+
+    def restore_central_value_function(self, fn):
+        self.set_central_value_function_weights(load_checkpoint(fn))
 
     def bound_loss(self, mu: torch.Tensor) -> torch.Tensor:
         """Penalise action means outside [-1, 1] (rl-games uses 1.1; upstream SkillMimic uses 1)."""

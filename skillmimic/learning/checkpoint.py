@@ -1,19 +1,51 @@
-"""Checkpoints: written atomically, and carrying what is needed to use them without other flags."""
+"""Checkpoints: written atomically, and carrying what is needed to use them without other flags.
+
+They hold only tensors and plain data (dict, list, tuple, str, int, float, bool, None) and are read
+with ``torch.load(weights_only=True)``: loading a checkpoint never runs code from the file.
+"""
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from skillmimic.errors import SkillMimicError
 
 FORMAT = "skillmimic-policy-1"
 
+# numpy scalars (rl-games kept its best reward as a numpy.float32 before ``plain`` was applied at
+# save time) rebuild from a dtype and raw bytes: data, not code. Nothing else beyond torch's
+# weights-only set is allowed.
+_NUMPY_SCALAR = [np.dtype, type(np.dtype("float32")), np.float32(0).__reduce__()[0]]
+
+
+def plain(obj, where: str = "state"):
+    """``obj`` with numpy scalars/arrays turned into Python numbers/tensors, checked to hold only
+    tensors and plain data (what ``torch.load(weights_only=True)`` reads back)."""
+    if obj is None or isinstance(obj, (str, bool, int, float, torch.Tensor)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, list) or type(obj) is tuple:
+        return type(obj)(plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    raise TypeError(f"{where}: {type(obj).__name__} cannot be saved in a checkpoint (tensors and plain data only)")
+
 
 def atomic_save(state: dict, path: str | Path) -> None:
     """Write to a temporary file in the same folder, flush it to disk, then rename over ``path``:
-    a crash leaves either the old checkpoint or the new one, never a torn file."""
+    a crash leaves either the old checkpoint or the new one, never a torn file. ``state`` goes
+    through ``plain`` first, so what is written always loads with ``weights_only=True``."""
+    state = plain(state)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -30,10 +62,19 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise SkillMimicError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(_NUMPY_SCALAR), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": the error says enough
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise SkillMimicError(f"{path}: cannot read checkpoint (truncated or corrupt?): "
-                              f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__}") from None
+        msg = str(e)
+        if "Weights only load failed" in msg and "Unsupported operand" not in msg:
+            found = re.search(r"GLOBAL ([\w.]+)", msg)
+            raise SkillMimicError(f"{path}: refusing to load: it holds Python objects beyond tensors and plain data "
+                                  f"(unsafe pickle{': ' + found.group(1) if found else ''})") from None
+        operand = re.search(r"Unsupported operand \d+", msg)
+        first = operand.group(0) if operand else next((ln.strip() for ln in msg.splitlines() if ln.strip()),
+                                                      type(e).__name__)
+        raise SkillMimicError(f"{path}: cannot read checkpoint (truncated or corrupt?): {first[:160]}") from None
     meta = state.get("skillmimic") if isinstance(state, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise SkillMimicError(f"{path}: not a SkillMimic policy checkpoint (no '{FORMAT}' metadata)")

@@ -1,30 +1,38 @@
-"""Per-epoch progress line and tensorboard scalars for training (an rl-games algo observer)."""
+"""Per-epoch progress line and tensorboard scalars for training (an rl-games algo observer).
+
+Per-step values are summed on the env's device and read once per epoch: a ``float()`` or
+``int()`` of a CUDA tensor every step would wait for the GPU each time.
+"""
 from __future__ import annotations
 
 import time
 
+import torch
 from rl_games.common.algo_observer import AlgoObserver
 
 from skillmimic.envs.rewards import TERMS
 
 
 class ProgressObserver(AlgoObserver):
-    def __init__(self, max_epochs: int):
-        self.max_epochs = max_epochs
+    def __init__(self, max_epochs: int, minutes: float = 0.0):
+        self.max_epochs, self.minutes = max_epochs, minutes
+        self.epochs_run, self.samples_run, self.last = 0, 0, {}
         self._reset_accumulators()
 
     def _reset_accumulators(self) -> None:
         self.steps = 0
+        # per step: mean reward, mean of each term (TERMS order), falls, diverged worlds (float64)
+        self._sums: torch.Tensor | None = None
         self.reward_sum = 0.0
         self.terms = {k: 0.0 for k in TERMS}
         self.falls = 0
+        self.drifted = 0
         self.diverged = 0
 
     def after_init(self, algo) -> None:
         self.algo = algo
         self.writer = algo.writer
-        self.last_time = time.perf_counter()
-        self.last_frame = algo.frame
+        self.start_time = self.last_time = time.perf_counter()
         self.vec_env = algo.vec_env
 
     def process_infos(self, infos, done_indices) -> None:
@@ -32,17 +40,30 @@ class ProgressObserver(AlgoObserver):
         if info is None:
             return
         self.steps += 1
-        self.reward_sum += float(info.reward)
-        for k, v in info.terms.items():
-            self.terms[k] += float(v)
-        self.falls += info.falls
-        self.diverged += info.num_diverged
+        step = torch.stack((info.reward, *(info.terms[k] for k in TERMS))).double()
+        counts = torch.stack((info.fell.sum(), info.drifted.sum(), info.diverged.sum())).double()
+        values = torch.cat((step, counts))
+        self._sums = values if self._sums is None else self._sums + values
+
+    def _read_sums(self) -> None:
+        """Move the epoch's device sums into ``reward_sum``, ``terms`` and the reset counts."""
+        if self._sums is None:
+            return
+        sums = self._sums.tolist()  # the epoch's one read from the device
+        self.reward_sum = sums[0]
+        self.terms = dict(zip(TERMS, sums[1:1 + len(TERMS)]))
+        self.falls, self.drifted, self.diverged = (int(v) for v in sums[-3:])
 
     def after_print_stats(self, frame, epoch_num, total_time) -> None:
         now = time.perf_counter()
-        samples = self.algo.frame - self.last_frame
+        # this epoch's samples over this epoch's time (not a difference of rl-games' frame counter,
+        # which a resume restores after this observer has started)
+        samples = self.algo.curr_frames
         rate = samples / max(now - self.last_time, 1e-9)
-        self.last_time, self.last_frame = now, self.algo.frame
+        self.last_time = now
+        self.epochs_run += 1
+        self.samples_run += samples
+        self._read_sums()
         n = max(self.steps, 1)
         reward = self.reward_sum / n
         terms = {k: v / n for k, v in self.terms.items()}
@@ -52,19 +73,37 @@ class ProgressObserver(AlgoObserver):
         w.add_scalar("reward/step_mean_by_epoch", reward, epoch_num)
         for k, v in terms.items():
             w.add_scalar(f"reward_terms/{k}", v, frame)
-        w.add_scalar("episode/length", ep_len, frame)
+        if ep_len == ep_len:  # no episode has ended yet: nothing to log
+            w.add_scalar("episode/length", ep_len, frame)
         w.add_scalar("resets/falls", self.falls, frame)
+        w.add_scalar("resets/drifted", self.drifted, frame)
         w.add_scalar("resets/diverged", self.diverged, frame)
         w.add_scalar("performance/samples_per_s", rate, frame)
         env = self.vec_env.env
         message = env.overflow_message
         term_text = " ".join(f"{k} {v:.2f}" for k, v in terms.items())
-        print(f"epoch {epoch_num}/{self.max_epochs}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  reward {reward:.3f}  "
-              f"[{term_text}]  ep_len {ep_len:.1f}  falls {self.falls}  diverged {self.diverged}", flush=True)
+        if self.minutes > 0:
+            elapsed = (now - self.start_time) / 60.0
+            where = f"epoch {epoch_num} ({elapsed:.1f}/{self.minutes:g} min)"
+        else:
+            where = f"epoch {epoch_num}/{self.max_epochs}"
+        print(f"{where}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  reward {reward:.3f}  "
+              f"[{term_text}]  ep_len {ep_len:.1f}  falls {self.falls}  drifted {self.drifted}  "
+              f"diverged {self.diverged}", flush=True)
+        self.last = dict(epoch=epoch_num, samples=self.algo.frame, reward=reward, ep_len=ep_len)
         if message:
             print(f"warning: {message}", flush=True)
             env.overflow_message = None
         self._reset_accumulators()
+
+    def summary(self) -> str:
+        """One line on the whole run: epochs, samples, wall clock, throughput, last epoch's numbers."""
+        minutes = (time.perf_counter() - self.start_time) / 60.0 if self.epochs_run else 0.0
+        rate = self.samples_run / max(60.0 * minutes, 1e-9)
+        last = self.last
+        tail = f"; last epoch {last['epoch']}: reward {last['reward']:.3f}, ep_len {last['ep_len']:.1f}" if last else ""
+        return (f"{self.epochs_run} epochs, {self.samples_run:,} samples in {minutes:.1f} min "
+                f"({rate:,.0f} samples/s){tail}")
 
     def close(self) -> None:
         """Flush and close the tensorboard writer (rl-games leaves it open when training ends)."""

@@ -1,5 +1,6 @@
 """A trained policy, loaded from a checkpoint alone: its config, observation layout and skills
-travel with the weights, so ``play`` and ``eval`` need nothing else."""
+travel with the weights, so ``play`` and ``eval`` need nothing else. A training checkpoint and an
+exported policy (``skillmimic export-policy``) both work."""
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +16,20 @@ from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import NUM_DOFS
 from skillmimic.learning import network
 from skillmimic.learning.checkpoint import load_checkpoint
+from skillmimic.learning.export import is_critic
 from skillmimic.motion.library import MotionLibrary
 from skillmimic.skills import skill_name
+
+
+def build_model(config: TrainConfig) -> torch.nn.Module:
+    """rl-games' actor-critic model for ``config.ppo`` (untrained weights)."""
+    network.register()
+    ppo = config.ppo
+    with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints each layer it builds
+        net = model_builder.ModelBuilder().load(network.network_params(ppo))
+        return net.build({"actions_num": NUM_DOFS, "input_shape": (OBS_SIZE,), "num_seqs": 1,
+                          "value_size": 1, "normalize_value": ppo.normalize_value,
+                          "normalize_input": ppo.normalize_input})
 
 
 class Policy:
@@ -35,19 +48,20 @@ class Policy:
         self.skills = sorted({c["skill_id"] for c in self.clips})
         self.epoch = int(state.get("epoch", 0))
         self.device = torch.device(device)
-        network.register()
-        ppo = self.config.ppo
-        with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints each layer it builds
-            net = model_builder.ModelBuilder().load(network.network_params(ppo))
-            self.model = net.build({"actions_num": NUM_DOFS, "input_shape": (OBS_SIZE,), "num_seqs": 1,
-                                    "value_size": 1, "normalize_value": ppo.normalize_value,
-                                    "normalize_input": ppo.normalize_input})
-        weights = {k.removeprefix("_orig_mod."): v for k, v in state["model"].items()}
+        self.model = build_model(self.config)
+        # an exported policy has no critic and may hold fp16 weights (see learning/export.py)
+        self.exported = bool(meta.get("exported"))
+        weights = {k.removeprefix("_orig_mod."): v.float() if v.dtype == torch.float16 else v
+                   for k, v in state["model"].items()}
         try:
-            self.model.load_state_dict(weights)
+            missing, unexpected = self.model.load_state_dict(weights, strict=not self.exported)
         except RuntimeError as e:
             raise SkillMimicError(f"{self.path}: weights do not fit the network in its own config: "
                                   f"{str(e).splitlines()[0]}") from None
+        missing = [k for k in missing if not is_critic(k)]
+        if missing or unexpected:
+            raise SkillMimicError(f"{self.path}: weights do not fit the network in its own config: "
+                                  f"missing {missing[:3]}, unexpected {unexpected[:3]}")
         self.model.to(self.device).eval()
 
     @torch.no_grad()

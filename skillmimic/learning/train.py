@@ -69,7 +69,8 @@ def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict)
             "normalize_input": p.normalize_input, "normalize_value": p.normalize_value,
             "normalize_advantage": p.normalize_advantage, "value_bootstrap": True,
             "num_actors": cfg.num_envs, "reward_shaper": {"scale_value": 1.0},
-            "gamma": p.gamma, "tau": p.tau, "learning_rate": p.learning_rate, "lr_schedule": "constant",
+            "gamma": p.gamma, "tau": p.tau, "learning_rate": p.learning_rate,
+            "lr_schedule": p.lr_schedule, "kl_threshold": p.kl_threshold, "schedule_type": "standard",
             "max_epochs": max_epochs, "save_frequency": p.save_frequency,
             "save_best_after": p.save_frequency, "print_stats": False,
             "grad_norm": p.grad_norm, "entropy_coef": p.entropy_coef, "truncate_grads": p.truncate_grads,
@@ -77,6 +78,7 @@ def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict)
             "minibatch_size": cfg.num_envs * p.horizon_length // p.num_minibatches,
             "mini_epochs": p.mini_epochs, "critic_coef": p.critic_coef, "bounds_loss_coef": p.bounds_loss_coef,
             "torch_compile": p.torch_compile, "skillmimic": metadata,
+            "minutes": cfg.minutes, "mu_init": p.mu_init,
         },
     }
 
@@ -95,6 +97,7 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
             raise SkillMimicError(f"--resume: {saved} not found; nothing to continue")
         base = OmegaConf.to_container(OmegaConf.load(saved))
         base["sim"]["device"] = base["sim"]["backend"] = "auto"  # re-resolve on this machine
+        base["minutes"] = 0.0  # the earlier run's time limit is not this one's
     cfg = load_config(files, overrides, base=base)
     cfg = resolve_device(cfg)
     run = run or cfg.run or f"{Path(cfg.motion or 'run').name}_{time.strftime('%Y%m%d-%H%M%S')}"
@@ -117,12 +120,16 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
 
     vecenv.register(env)
     network.register()
-    observer = ProgressObserver(max_epochs)
+    observer = ProgressObserver(max_epochs, cfg.minutes)
     runner = Runner(algo_observer=observer)
     runner.algo_factory.register_builder(AGENT_NAME, lambda **kwargs: SkillMimicAgent(**kwargs))
     runner.load({"params": rl_games_params(cfg, run, max_epochs, policy_metadata(cfg, env))})
+    t0 = time.monotonic()
     try:
         runner.run({"train": True, "play": False, "checkpoint": str(last) if resume else None})
     finally:
         observer.close()
+    timed_out = cfg.minutes > 0 and time.monotonic() - t0 >= 60.0 * cfg.minutes
+    print(f"stopped after {'the --minutes limit' if timed_out else 'the last epoch'}: {observer.summary()}; "
+          f"checkpoint {last}", flush=True)
     return run_dir

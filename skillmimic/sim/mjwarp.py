@@ -3,14 +3,35 @@
 Warp arrays are exposed to torch without copies (``wp.to_torch``) and written in place only,
 because captured CUDA graphs hold array addresses. On CUDA the control step (substeps plus a
 forward pass), the forward pass and the masked reset are each captured once in a CUDA graph
-and replayed; Warp runs on torch's current stream so the two stay ordered.
+and replayed.
+
+CUDA details that decide whether this works at all:
+- Capture happens on a side stream of our own (torch's current stream outside a
+  ``torch.cuda.stream`` block is the legacy default stream, where CUDA refuses to capture);
+  every launch is ordered after torch's pending work and torch's later work after it.
+- Python's garbage collector is paused during a capture: a collection that frees a CUDA
+  tensor mid-capture invalidates the capture (CUDA error 901).
+- MuJoCo Warp's solver exits early through conditional graph nodes (driver 12.4+); without
+  them it runs its full iteration count, which we say once.
+- A failed capture falls back to eager launches with a warning (``sim.graph=false`` skips the
+  attempt). Eager is slower (H200: 1.9x at 1,024 worlds, 1.1x at 8,192, where the kernels
+  themselves dominate; more on small batches), so the path taken is always printed.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
+import sys
+import time
+
 import warp as wp
 
-wp.config.quiet = True
-wp.config.log_level = wp.LOG_WARNING  # no per-module load lines; compile errors still show
+# No per-module load lines (compile errors still show); SKILLMIMIC_WARP_VERBOSE=1 prints each
+# module's load/compile time, e.g. on a first GPU run.
+_VERBOSE = os.environ.get("SKILLMIMIC_WARP_VERBOSE", "") not in ("", "0")
+wp.config.quiet = not _VERBOSE
+wp.config.log_level = wp.LOG_INFO if _VERBOSE else wp.LOG_WARNING
 
 import mujoco  # noqa: E402
 import mujoco_warp as mjw  # noqa: E402
@@ -33,14 +54,22 @@ class WarpSimulator(Simulator):
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise SkillMimicError("device 'cuda' requested but CUDA is not available; use --device cpu")
         wp.init()
-        self._wp_device = wp.get_device("cpu" if self.device.type == "cpu" else f"cuda:{self.device.index or 0}")
-        self._stream = wp.stream_from_torch(torch.cuda.current_stream(self.device)) if self.device.type == "cuda" else None
+        cuda = self.device.type == "cuda"
+        self._wp_device = wp.get_device(f"cuda:{self.device.index or 0}" if cuda else "cpu")
+        # Warp works on a side stream of ours: capture is impossible on the legacy default stream.
+        self._torch_stream = torch.cuda.Stream(self.device) if cuda else None
+        self._stream = wp.stream_from_torch(self._torch_stream) if cuda else None
         mjd = mujoco.MjData(self.model)  # no contacts yet: every world is set below
         with wp.ScopedDevice(self._wp_device):
             self.m = mjw.put_model(self.model)
             self.m.opt.warn_overflow = 0  # overflows are detected per world and reported by the caller
+            if cuda and not wp.is_conditional_graph_supported():
+                self.m.opt.graph_conditional = False
+                _say("MuJoCo Warp: this CUDA driver/toolkit lacks conditional graph nodes (needs 12.4+): "
+                     f"the solver runs all {self.model.opt.iterations} iterations instead of exiting early")
             self.d = mjw.put_data(self.model, mjd, nworld=num_worlds, nconmax=cfg.nconmax, njmax=cfg.njmax)
             self._reset_mask = wp.zeros(num_worlds, dtype=bool)
+        wp.synchronize_device(self._wp_device)  # uploads ran on Warp's own stream; ours starts after them
         d = self.d
         t = wp.to_torch
         self._qpos, self._qvel, self._ctrl, self._qacc = t(d.qpos), t(d.qvel), t(d.ctrl), t(d.qacc)
@@ -53,16 +82,24 @@ class WarpSimulator(Simulator):
         self._efc_force = t(d.efc.force)
         self._nefc, self._ncollision = t(d.nefc), t(d.ncollision)
         self._con_row = torch.arange(self._con_geom.shape[0], device=self.device)
-        self.use_graphs = (self.device.type == "cuda" and cfg.graph and wp.is_mempool_enabled(self._wp_device))
+        self.use_graphs = cuda and cfg.graph
+        if self.use_graphs and not wp.is_mempool_enabled(self._wp_device):
+            self.use_graphs = False
+            _say(f"MuJoCo Warp: no CUDA memory pool on {self._wp_device}, so no graph capture; running eager")
         self._graphs: dict[str, wp.Graph] = {}
-        if self.use_graphs:
-            # Load every kernel module once outside capture: reset_data builds its kernels per call,
-            # and module loading cannot happen while a graph is being captured.
-            with wp.ScopedDevice(self._wp_device), wp.ScopedStream(self._stream):
-                self._mask.fill_(True)
+        if cuda:
+            # Load every kernel module once outside capture (reset_data builds its kernels per call,
+            # and a module cannot load during capture); on a first run this compiles them.
+            t0 = time.perf_counter()
+            self._mask.fill_(True)
+            with self._on_warp_stream():
                 self._physics_reset()
                 self._physics_step()
                 self._physics_forward()
+            torch.cuda.synchronize(self.device)
+            _say(f"MuJoCo Warp on {self._wp_device} ({torch.cuda.get_device_name(self.device)}): kernels ready in "
+                 f"{time.perf_counter() - t0:.1f} s; {num_worlds} worlds, "
+                 f"{'CUDA graphs' if self.use_graphs else 'eager launches (slow; sim.graph=false or no mempool)'}")
         self.set_state(torch.arange(num_worlds), standing_state(num_worlds))
 
     # --- physics -------------------------------------------------------------------------
@@ -77,18 +114,46 @@ class WarpSimulator(Simulator):
     def _physics_reset(self) -> None:
         mjw.reset_data(self.m, self.d, reset=self._reset_mask)
 
+    @contextlib.contextmanager
+    def _on_warp_stream(self):
+        """Run Warp work on our stream, after torch's pending work; torch's later work waits for it."""
+        if self._torch_stream is None:
+            with wp.ScopedDevice(self._wp_device):
+                yield
+            return
+        torch_stream = torch.cuda.current_stream(self.device)
+        self._torch_stream.wait_stream(torch_stream)
+        with wp.ScopedDevice(self._wp_device), wp.ScopedStream(self._stream, sync_enter=False, sync_exit=False):
+            yield
+        torch_stream.wait_stream(self._torch_stream)
+
     def _launch(self, name: str, fn) -> None:
         """Run ``fn``; on CUDA capture it the first time and replay the graph afterwards."""
-        with wp.ScopedDevice(self._wp_device), wp.ScopedStream(self._stream) if self._stream else _nullctx():
+        with self._on_warp_stream():
             if not self.use_graphs:
                 fn()
                 return
             graph = self._graphs.get(name)
             if graph is None:
-                with wp.ScopedCapture(device=self._wp_device, stream=self._stream) as capture:
-                    fn()
-                graph = self._graphs[name] = capture.graph
+                graph = self._capture(name, fn)
+                if graph is None:
+                    return
             wp.capture_launch(graph, stream=self._stream)
+
+    def _capture(self, name: str, fn) -> wp.Graph | None:
+        """Capture ``fn`` into a CUDA graph; on failure switch to eager launches (``fn`` then runs once)."""
+        try:
+            with no_gc(), wp.ScopedCapture(device=self._wp_device, stream=self._stream) as capture:
+                fn()
+        except Exception as e:  # driver or capture error: slow but correct beats dead
+            self.use_graphs = False
+            self._graphs.clear()
+            _say(f"warning: CUDA graph capture of '{name}' failed ({str(e).strip().splitlines()[0][:200]}); "
+                 "running eager launches (slower, most on small batches). Set sim.graph=false to skip the attempt.")
+            fn()
+            return None
+        self._graphs[name] = capture.graph
+        return capture.graph
 
     def step(self, targets: torch.Tensor) -> None:
         self._check_targets(targets)
@@ -149,9 +214,18 @@ class WarpSimulator(Simulator):
         return f"MuJoCo Warp buffers overflowed in {worlds} of {self.num_worlds} worlds: raise {what}"
 
 
-class _nullctx:
-    def __enter__(self):
-        return self
+@contextlib.contextmanager
+def no_gc():
+    """Pause Python's garbage collector: a collection during CUDA graph capture can free a CUDA
+    allocation mid-capture and invalidate it (mjlab hit CUDA error 901 this way)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
-    def __exit__(self, *exc):
-        return False
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

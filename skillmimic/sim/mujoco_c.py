@@ -3,10 +3,16 @@
 For CPU training, the viewer and as the reference the MuJoCo Warp backend is tested against.
 Each worker copies its worlds' arrays into shared float64 buffers after stepping; they are
 exposed as float32 torch tensors.
+
+Every path that writes a world's state ends with ``mj_forward`` (a step ends with one so that
+what is read describes the post-step state; a reset runs one after writing the state). The
+position and velocity stages of that forward pass are exactly what the next control step's
+first ``mj_step`` would compute again before applying the new controls, so the first substep
+runs only ``mj_step2`` (actuation, acceleration, constraint solve, integration): the same
+result bit for bit, one position/velocity pass (collision detection included) fewer per step.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
@@ -16,6 +22,7 @@ import torch
 from skillmimic.humanoid import SceneConfig
 from skillmimic.sim.base import ContactList, SimConfig, Simulator, normal_forces
 from skillmimic.sim.state import standing_state
+from skillmimic.threads import configure_threads
 
 _BAD_STATE = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADQACC)
 
@@ -29,9 +36,10 @@ class MujocoSimulator(Simulator):
         super().__init__(num_worlds, "cpu", scene, cfg)
         m = self.model
         self.datas = [mujoco.MjData(m) for _ in range(num_worlds)]
-        threads = cfg.threads or os.cpu_count() or 1
+        threads = configure_threads("cpu", cfg.threads)  # and torch's intra-op pool (skillmimic.threads)
         self._chunks = [c for c in np.array_split(np.arange(num_worlds), min(threads, num_worlds)) if len(c)]
-        self._pool = ThreadPoolExecutor(len(self._chunks)) if len(self._chunks) > 1 else None
+        # the calling thread steps the first chunk itself: one thread fewer to wake and schedule
+        self._pool = ThreadPoolExecutor(len(self._chunks) - 1) if len(self._chunks) > 1 else None
         self._bad = np.zeros(num_worlds, dtype=bool)
         n, nb = num_worlds, m.nbody
         self._buf = {"qpos": np.zeros((n, m.nq)), "qvel": np.zeros((n, m.nv)), "xpos": np.zeros((n, nb, 3)),
@@ -42,10 +50,12 @@ class MujocoSimulator(Simulator):
 
     # --- physics -------------------------------------------------------------------------
     def _run(self, fn) -> None:
-        if self._pool is None:
+        others = [self._pool.submit(fn, c) for c in self._chunks[1:]] if self._pool is not None else []
+        try:
             fn(self._chunks[0])
-        else:
-            list(self._pool.map(fn, self._chunks))
+        finally:
+            for f in others:
+                f.result()
         self._publish()
 
     def step(self, targets: torch.Tensor) -> None:
@@ -58,7 +68,9 @@ class MujocoSimulator(Simulator):
                 d = self.datas[i]
                 d.ctrl[:] = ctrl[i]
                 before = _bad_state_warnings(d)
-                for _ in range(n):
+                # position/velocity stages are current from the last mj_forward (see module doc)
+                mujoco.mj_step2(m, d)
+                for _ in range(n - 1):
                     mujoco.mj_step(m, d)
                 mujoco.mj_forward(m, d)
                 # MuJoCo resets a world with a bad position, velocity or acceleration itself and

@@ -1,0 +1,154 @@
+"""Checkpoints load without running code from the file; exported policies act like their checkpoint."""
+import json
+import os
+import shlex
+import shutil
+
+import pytest
+import torch
+
+from skillmimic.cli import main
+from skillmimic.config import load_config
+from skillmimic.envs.observations import OBS_SIZE
+from skillmimic.errors import SkillMimicError
+from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
+from skillmimic.learning.export import export_policy, is_critic
+from skillmimic.learning.policy import Policy, build_model
+
+
+class _Payload:
+    """Unpickling this runs a shell command that creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {shlex.quote(self.marker)}",)
+
+
+def _one_line_error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_malicious_checkpoint_is_refused_and_runs_nothing(trained, tmp_path, capsys):
+    motion, ckpt = trained
+    # the payload is live: an unrestricted load runs it
+    live = tmp_path / "live_marker"
+    torch.save({"x": _Payload(live)}, tmp_path / "live.pth")
+    torch.load(tmp_path / "live.pth", weights_only=False)
+    assert live.exists()
+
+    marker = tmp_path / "marker"
+    state = load_checkpoint(ckpt)
+    state["skillmimic"]["config"]["evil"] = _Payload(marker)  # otherwise a valid checkpoint
+    evil, legacy = tmp_path / "evil.pth", tmp_path / "legacy.pth"
+    torch.save(state, evil)
+    torch.save(state, legacy, _use_new_zipfile_serialization=False)
+    refusal = "refusing to load: it holds Python objects beyond tensors and plain data (unsafe pickle"
+    for path in (evil, legacy):
+        with pytest.raises(SkillMimicError, match=r"evil\.pth|legacy\.pth") as e:
+            load_checkpoint(path)
+        assert refusal in str(e.value) and "posix.system" in str(e.value) and len(str(e.value).splitlines()) == 1
+    with pytest.raises(SkillMimicError, match="refusing to load"):
+        Policy(evil)
+    for argv in (["eval", "--checkpoint", str(evil), "--motion", str(motion)],
+                 ["play", "--checkpoint", str(evil), "--motion", str(motion), "--video", str(tmp_path / "x.mp4")],
+                 ["export-policy", "--checkpoint", str(evil), "--out", str(tmp_path / "out.pth")]):
+        err = _one_line_error(capsys, argv)
+        assert str(evil) in err and refusal in err
+    # resuming a run whose last checkpoint was replaced
+    run = tmp_path / "runs" / "r"
+    (run / "nn").mkdir(parents=True)
+    shutil.copy(ckpt.parents[1] / "config.yaml", run / "config.yaml")
+    shutil.copy(evil, run / "nn" / "last.pth")
+    assert refusal in _one_line_error(capsys, ["train", "--run", "r", "--resume", "--epochs", "1",
+                                               f"runs_dir={tmp_path / 'runs'}"])
+    assert not marker.exists()
+    assert not (tmp_path / "out.pth").exists()
+
+
+def test_what_we_save_is_plain_data(trained, tmp_path):
+    _, ckpt = trained
+    raw = torch.load(ckpt, map_location="cpu", weights_only=True)  # no allow-list needed
+    assert isinstance(raw["last_mean_rewards"], float) and isinstance(raw["epoch"], int)
+    assert isinstance(raw["env_state"]["sampler"]["rng"], torch.Tensor)
+    import numpy as np
+
+    with pytest.raises(TypeError, match="object cannot be saved"):
+        atomic_save({"a": object()}, tmp_path / "x.pth")
+    atomic_save({"a": np.float32(1.5), "b": np.arange(3)}, tmp_path / "y.pth")
+    y = torch.load(tmp_path / "y.pth", weights_only=True)
+    assert y["a"] == 1.5 and torch.equal(y["b"], torch.arange(3))
+
+
+def test_exported_policy_acts_like_its_checkpoint(trained, tmp_path, capsys):
+    motion, ckpt = trained
+    out, half = tmp_path / "policies" / "p.pth", tmp_path / "policies" / "p16.pth"
+    assert main(["export-policy", "--checkpoint", str(ckpt), "--out", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert main(["export-policy", "--checkpoint", str(ckpt), "--out", str(half), "--half"]) == 0
+    assert "fp16" in capsys.readouterr().out
+    assert half.stat().st_size < out.stat().st_size < ckpt.stat().st_size / 2
+    assert not list(out.parent.glob(".*tmp*"))
+
+    source = load_checkpoint(ckpt)
+    raw = torch.load(out, map_location="cpu", weights_only=True)
+    assert set(raw) == {"model", "epoch", "frame", "skillmimic"}  # no optimizer, no sampler state
+    assert not any(is_critic(k) for k in raw["model"]) and "running_mean_std.running_mean" in raw["model"]
+    meta = raw["skillmimic"]
+    assert meta["exported"] is True and meta["half"] is False
+    assert meta["source"] == {"checkpoint": "last.pth", "epoch": source["epoch"], "frame": source["frame"]}
+    assert meta["clips"] == source["skillmimic"]["clips"] and meta["config"] == source["skillmimic"]["config"]
+    raw16 = torch.load(half, map_location="cpu", weights_only=True)["model"]
+    assert raw16["a2c_network.mu.weight"].dtype == torch.float16
+    assert raw16["running_mean_std.running_var"].dtype == raw["model"]["running_mean_std.running_var"].dtype
+
+    original, exported, exported16 = Policy(ckpt), Policy(out), Policy(half)
+    assert exported.exported and not original.exported and exported.epoch == original.epoch
+    assert exported.skills == original.skills
+    assert next(exported16.model.parameters()).dtype == torch.float32
+    obs = torch.randn(256, OBS_SIZE, generator=torch.Generator().manual_seed(0))
+    a = original.act(obs)
+    assert torch.equal(exported.act(obs), a)
+    assert torch.allclose(exported16.act(obs), a, atol=1e-2)
+
+    # eval of the exported file matches eval of the checkpoint (same weights, deterministic CPU sim)
+    reports = []
+    for path in (ckpt, out):
+        js = tmp_path / f"{path.stem}.json"
+        assert main(["eval", "--checkpoint", str(path), "--motion", str(motion), "--episodes", "1",
+                     "--steps", "15", "--num-envs", "3", "--json", str(js)]) == 0
+        assert "031 layup" in capsys.readouterr().out
+        reports.append(json.loads(js.read_text()))
+    assert reports[0]["skills"] == reports[1]["skills"]
+
+    # an exported file is not a training checkpoint
+    with pytest.raises(SkillMimicError, match="already an exported policy"):
+        export_policy(out, tmp_path / "again.pth")
+
+
+def test_export_of_the_upstream_network_fits_in_10_mb(trained, tmp_path):
+    _, ckpt = trained
+    state = load_checkpoint(ckpt)
+    state["skillmimic"]["config"]["ppo"]["units"] = [1024, 512, 512]
+    model = build_model(load_config(base=state["skillmimic"]["config"]))
+    state["model"] = model.state_dict()
+    opt = torch.optim.Adam(model.parameters())
+    obs = torch.zeros(1, OBS_SIZE)
+    model(dict(is_train=False, prev_actions=None, obs=obs, rnn_states=None))["mus"].sum().backward()
+    opt.step()
+    state["optimizer"] = opt.state_dict()
+    big = tmp_path / "big.pth"
+    atomic_save(state, big)
+    out, half = tmp_path / "big_policy.pth", tmp_path / "big_policy16.pth"
+    r = export_policy(big, out)
+    r16 = export_policy(big, half, half=True)
+    print(f"\nupstream network: checkpoint {r['source_bytes'] / 1e6:.1f} MB, exported {r['bytes'] / 1e6:.1f} MB, "
+          f"fp16 {r16['bytes'] / 1e6:.1f} MB")
+    assert r["bytes"] <= 10e6 and r16["bytes"] <= 5e6 and r["bytes"] < big.stat().st_size / 3
+    obs = torch.randn(16, OBS_SIZE, generator=torch.Generator().manual_seed(1))
+    a = Policy(big).act(obs)
+    assert torch.equal(Policy(out).act(obs), a) and torch.allclose(Policy(half).act(obs), a, atol=1e-2)

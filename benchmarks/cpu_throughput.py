@@ -5,17 +5,18 @@
 
 Every variant runs the main job (``skillmimic train --motion ballplay-m/layup``: default config,
 16 worlds, MuJoCo C on the CPU) in a fresh process and reports the samples/s of its per-epoch
-lines. Variants differ in what is switchable at run time: torch intra-op threads
-(``SKILLMIMIC_TORCH_THREADS``; ``OMP_NUM_THREADS`` for code that predates it), MuJoCo C workers
-(``sim.threads``), OpenMP's wait policy (``GOMP_SPINCOUNT``), oneDNN dense layers
-(``SKILLMIMIC_ONEDNN_LINEAR=0``: torch's BLAS), and which code
-runs: ``--tree NAME=PATH`` adds variants that import ``skillmimic`` from another checkout, e.g. the
-git HEAD before the speed-ups (``git worktree add /tmp/old HEAD``).
+lines. Variants differ in what is switchable at run time: OpenMP's wait policy
+(``GOMP_SPINCOUNT=300000`` is libgomp's own default spin, which keeps skillmimic from making OpenMP
+wait passively), oneDNN dense layers (``SKILLMIMIC_ONEDNN_LINEAR=1``, opt-in), MuJoCo C workers
+(``sim.threads``), torch intra-op threads (``SKILLMIMIC_TORCH_THREADS``, see below), and which code
+runs: ``--tree NAME=PATH`` adds a variant that imports ``skillmimic`` from another checkout, e.g.
+the code before the speed-ups (``git worktree add /tmp/old 504d77a``).
 
 rl-games' ``Runner`` sets torch's thread count itself (``min(4, cores)``) unless the params say
-``torch_threads: 0``; the thread variants only mean something for a tree whose ``train.py`` passes
-that and calls ``skillmimic.threads.configure_threads`` (the script warns otherwise). Code from
-before that change always trains with rl-games' choice, two threads on a 2-core machine.
+``torch_threads: 0``; the thread-count variants only run for a tree whose ``train.py`` passes that
+and calls ``skillmimic.threads.configure_threads``. Otherwise every variant trains with rl-games'
+choice, two threads on a 2-core machine (which is also what ``configure_threads`` picks there when
+OpenMP waits passively).
 
 The machine may be shared and its load changes by the minute, so the variants run round-robin
 (each round in another order), the first ``--skip`` epochs of a run are dropped (warm-up), and the
@@ -39,22 +40,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 EPOCH_LINE = re.compile(r"^epoch (\d+)/\d+\s+samples [\d,]+\s+([\d,]+) samples/s", re.M)
 
-# name -> (tree, environment, overrides). Tree None is this checkout. GOMP_SPINCOUNT=300000 is
-# libgomp's own default spin; setting it keeps skillmimic from making OpenMP wait passively.
+# name -> (tree, environment, overrides). Tree None is this checkout.
 CURRENT = {
     "new (defaults)": (None, {}, []),
+    "new, oneDNN dense layers": (None, {"SKILLMIMIC_ONEDNN_LINEAR": "1"}, []),
+    "new, OpenMP spinning (libgomp default)": (None, {"GOMP_SPINCOUNT": "300000"}, []),
+    "new, MuJoCo C 1 worker": (None, {}, ["sim.threads=1"]),
+}
+THREAD_VARIANTS = {  # only where train.py lets skillmimic.threads size torch's pool
     "new, torch 1 thread": (None, {"SKILLMIMIC_TORCH_THREADS": "1"}, []),
     "new, torch 2 threads": (None, {"SKILLMIMIC_TORCH_THREADS": "2"}, []),
-    "new, torch 2 threads, OpenMP spinning (libgomp default)": (
-        None, {"SKILLMIMIC_TORCH_THREADS": "2", "GOMP_SPINCOUNT": "300000"}, []),
-    "new, MuJoCo C 1 worker": (None, {}, ["sim.threads=1"]),
-    "new, torch BLAS instead of oneDNN": (None, {"SKILLMIMIC_ONEDNN_LINEAR": "0"}, []),
+    "new, torch 2 threads, OpenMP spinning": (None, {"SKILLMIMIC_TORCH_THREADS": "2", "GOMP_SPINCOUNT": "300000"}, []),
 }
 
 
 def tree_variants(name: str, path: str) -> dict:
     # rl-games sizes torch's pool for code that does not (see the module doc): nothing to switch
-    return {f"{name} (torch threads by rl-games: min(4, cores), MuJoCo C 1 worker/core)": (path, {}, [])}
+    return {f"{name} (as it was: torch threads by rl-games, OpenMP spinning)": (path, {}, [])}
 
 
 def threads_wired(tree: str | None) -> bool:
@@ -152,16 +154,18 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
 
-    variants = {k: (a.new_tree, e, o) for k, (_, e, o) in CURRENT.items()}
+    wired = threads_wired(a.new_tree)
+    chosen = {**CURRENT, **THREAD_VARIANTS} if wired else CURRENT
+    variants = {k: (a.new_tree, e, o) for k, (_, e, o) in chosen.items()}
     for spec in a.tree:
         name, path = spec.split("=", 1)
         variants.update(tree_variants(name, path))
     if a.only:
         variants = {k: v for k, v in variants.items() if re.search(a.only, k)}
     names = list(variants)
-    if not threads_wired(a.new_tree):
-        print("warning: this tree's train.py leaves torch's thread count to rl-games (no \"torch_threads\": 0 "
-              "and configure_threads call): the 'new' variants all train with rl-games' thread count", flush=True)
+    if not wired:
+        print("note: this tree's train.py leaves torch's thread count to rl-games (no \"torch_threads\": 0 and "
+              "configure_threads call): no thread-count variants", flush=True)
     runs: dict[str, list[dict]] = {k: [] for k in names}
     with tempfile.TemporaryDirectory() as runs_dir:
         for r in range(a.rounds):
@@ -185,7 +189,7 @@ def main(argv=None) -> int:
         print(f"  {s['median']:>8,.0f}  {name}   rounds {s['round_medians']}")
 
     result = dict(kind="cpu-train-throughput", machine=machine(), motion=a.motion, num_envs=16, epochs=a.epochs,
-                  threads_wired=threads_wired(a.new_tree),
+                  threads_wired=wired,
                   skip=a.skip, rounds=a.rounds, time=time.strftime("%Y-%m-%d %H:%M:%S"),
                   trees={spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in a.tree}, summary=summary,
                   runs=runs)

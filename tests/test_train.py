@@ -1,5 +1,6 @@
 """End-to-end training with rl-games on the CPU: outputs, resume, checkpoints, learning signal."""
 import subprocess
+import time
 import sys
 
 import pytest
@@ -45,6 +46,7 @@ def test_train_writes_config_events_checkpoint_and_resumes(tmp_path, data_dir, c
         return real_load(*a, **kw)
 
     monkeypatch.setattr(torch, "load", spy)
+    time.sleep(1.1)  # tensorboardX names event files by the second: keep the first run's file
     assert main(["train", "--run", "e2e", "--resume", "--epochs", "1", f"runs_dir={tmp_path}"]) == 0
     monkeypatch.undo()
     assert loads and all(w is True for w in loads), loads

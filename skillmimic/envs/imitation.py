@@ -168,10 +168,10 @@ class ImitationEnv:
                         terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()})
         self._counts += torch.stack((fell.sum(), diverged.sum(), time_out.sum()))  # order of COUNTERS
         reset = done.nonzero().flatten()
-        # a diverged world is always reset, so only a step with resets needs the (syncing) check
-        if reset.numel() and self._reports_overflow and self.overflow_message is None and bool(diverged.any()):
-            self.overflow_message = self.sim.overflow_report()
         if reset.numel():
+            # a diverged world is always reset, so only a step with resets needs the (syncing) check
+            if self._reports_overflow and self.overflow_message is None and bool(diverged.any()):
+                self.overflow_message = self.sim.overflow_report()
             self._reset_envs(reset)
             snap = self.read()
         return self.observe(snap), reward, done, info

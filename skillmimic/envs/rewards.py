@@ -53,8 +53,9 @@ def rotation_error(sim: HOIState, ref: HOIState) -> torch.Tensor:
 
 
 def node_distance(sim: HOIState, ref: HOIState) -> torch.Tensor:
-    """Root-mean-square distance (m) of the 18 reward nodes from the reference's: sqrt(3 * p error)."""
-    return ((ref.nodes - sim.nodes) ** 2).sum(dim=2).mean(dim=1).sqrt()
+    """Root-mean-square distance (m) of the 18 reward nodes from the reference's: the p error is the
+    mean over nodes and axes of squared differences, so the distance is sqrt(3 * p error)."""
+    return (3.0 * position_error(sim, ref)).sqrt()
 
 
 def ball_position_error(sim: HOIState, ref: HOIState) -> torch.Tensor:

@@ -26,6 +26,7 @@ from skillmimic.learning.observer import ProgressObserver
 from skillmimic.motion.library import MotionLibrary
 from skillmimic.sim.factory import make_simulator
 from skillmimic.skills import SKILLS
+from skillmimic.threads import configure_threads
 
 
 def resolve_device(cfg: TrainConfig) -> TrainConfig:
@@ -61,6 +62,7 @@ def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict)
     p = cfg.ppo
     return {
         "seed": cfg.seed,
+        "torch_threads": 0,  # rl-games would reset torch's pool to min(4, cores); threads.py sizes it
         "algo": {"name": AGENT_NAME},
         **network.network_params(p),
         "config": {
@@ -100,6 +102,7 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
         base["minutes"] = 0.0  # the earlier run's time limit is not this one's
     cfg = load_config(files, overrides, base=base)
     cfg = resolve_device(cfg)
+    configure_threads(cfg.sim.device, cfg.sim.threads)
     run = run or cfg.run or f"{Path(cfg.motion or 'run').name}_{time.strftime('%Y%m%d-%H%M%S')}"
     cfg = replace(cfg, run=run)
     run_dir = Path(cfg.runs_dir) / run

@@ -24,6 +24,7 @@ summary is the median over all remaining epochs of all rounds, with each round's
 load average next to it. ``--profile N`` adds a cProfile of an N-epoch run of each code tree
 (top entries by own time).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,14 @@ def threads_wired(tree: str | None) -> bool:
 
 def _env(tree: str | None, extra: dict) -> dict:
     env = dict(os.environ)
-    for k in ("SKILLMIMIC_TORCH_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "SKILLMIMIC_ONEDNN_LINEAR",
-              "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+    for k in (
+        "SKILLMIMIC_TORCH_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "SKILLMIMIC_ONEDNN_LINEAR",
+        "OMP_WAIT_POLICY",
+        "GOMP_SPINCOUNT",
+    ):
         env.pop(k, None)
     env["PYTHONPATH"] = str(Path(tree).resolve()) if tree else str(REPO)
     env.update(extra)
@@ -83,8 +90,20 @@ def loadavg() -> float:
 
 
 def run_once(tree, extra_env, overrides, motion: str, epochs: int, runs_dir: str, tag: str) -> dict:
-    cmd = [sys.executable, "-m", "skillmimic", "train", "--motion", motion, "--epochs", str(epochs), "--run", tag,
-           f"runs_dir={runs_dir}", *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "skillmimic",
+        "train",
+        "--motion",
+        motion,
+        "--epochs",
+        str(epochs),
+        "--run",
+        tag,
+        f"runs_dir={runs_dir}",
+        *overrides,
+    ]
     load0, t0 = loadavg(), time.perf_counter()
     out = subprocess.run(cmd, env=_env(tree, extra_env), cwd=runs_dir, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -114,15 +133,19 @@ print(f"PROFILE_TOTAL\t{total:.3f}")
 def profile(tree, extra_env, motion: str, epochs: int, top: int) -> dict:
     with tempfile.TemporaryDirectory() as runs:
         code = PROFILE % dict(motion=motion, epochs=epochs, runs=runs, top=top)
-        out = subprocess.run([sys.executable, "-c", code], env=_env(tree, extra_env), cwd=runs, capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=_env(tree, extra_env), cwd=runs, capture_output=True, text=True
+        )
     if out.returncode != 0:
         raise RuntimeError(f"profile failed:\n{out.stderr[-2000:]}")
     rows = [line.split("\t")[1:] for line in out.stdout.splitlines() if line.startswith("PROFILE\t")]
     total = next(float(line.split("\t")[1]) for line in out.stdout.splitlines() if line.startswith("PROFILE_TOTAL"))
-    return dict(epochs=epochs, total_s=total, load=loadavg(),
-                top=[dict(calls=r[0], own_s=float(r[1]), own_pct=float(r[2]), cum_s=float(r[3]), where=r[4])
-                     for r in rows])
+    return dict(
+        epochs=epochs,
+        total_s=total,
+        load=loadavg(),
+        top=[dict(calls=r[0], own_s=float(r[1]), own_pct=float(r[2]), cum_s=float(r[3]), where=r[4]) for r in rows],
+    )
 
 
 def machine() -> dict:
@@ -132,8 +155,11 @@ def machine() -> dict:
 
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     return dict(cpu=cpu, cores=len(os.sched_getaffinity(0)), python=platform.python_version(), torch=torch.__version__)
@@ -145,8 +171,13 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=20, help="epochs per run (the main job runs 20)")
     ap.add_argument("--skip", type=int, default=2, help="first epochs of each run left out (warm-up)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
-                    help="also run the code of another checkout (e.g. head=/tmp/old)")
+    ap.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also run the code of another checkout (e.g. head=/tmp/old)",
+    )
     ap.add_argument("--new-tree", default=None, help="run the 'new' variants from this checkout instead of this one")
     ap.add_argument("--only", default=None, help="regular expression: run the variants whose name matches")
     ap.add_argument("--profile", type=int, default=0, metavar="EPOCHS", help="also profile each code tree")
@@ -164,35 +195,54 @@ def main(argv=None) -> int:
         variants = {k: v for k, v in variants.items() if re.search(a.only, k)}
     names = list(variants)
     if not wired:
-        print("note: this tree's train.py leaves torch's thread count to rl-games (no \"torch_threads\": 0 and "
-              "configure_threads call): no thread-count variants", flush=True)
+        print(
+            "note: this tree's train.py leaves torch's thread count to rl-games (no \"torch_threads\": 0 and "
+            "configure_threads call): no thread-count variants",
+            flush=True,
+        )
     runs: dict[str, list[dict]] = {k: [] for k in names}
     with tempfile.TemporaryDirectory() as runs_dir:
         for r in range(a.rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
+            order = names[r % len(names) :] + names[: r % len(names)]
             for i, name in enumerate(order):
                 tree, env, overrides = variants[name]
                 res = run_once(tree, env, overrides, a.motion, a.epochs, runs_dir, f"r{r}_{i}")
                 runs[name].append(res)
-                kept = res["rates"][a.skip:]
-                print(f"round {r + 1}/{a.rounds}  {name}: median {statistics.median(kept):,.0f} samples/s "
-                      f"(wall {res['wall_s']} s, load {res['load_before']:.1f}->{res['load_after']:.1f})", flush=True)
+                kept = res["rates"][a.skip :]
+                print(
+                    f"round {r + 1}/{a.rounds}  {name}: median {statistics.median(kept):,.0f} samples/s "
+                    f"(wall {res['wall_s']} s, load {res['load_before']:.1f}->{res['load_after']:.1f})",
+                    flush=True,
+                )
 
     summary = {}
     for name in names:
-        kept = [x for res in runs[name] for x in res["rates"][a.skip:]]
-        summary[name] = dict(median=round(statistics.median(kept), 1),
-                             round_medians=[round(statistics.median(res["rates"][a.skip:]), 1) for res in runs[name]],
-                             min=min(kept), max=max(kept), epochs_counted=len(kept))
-    print("\nmedian samples/s over all rounds (epochs after the first {}):".format(a.skip))
+        kept = [x for res in runs[name] for x in res["rates"][a.skip :]]
+        summary[name] = dict(
+            median=round(statistics.median(kept), 1),
+            round_medians=[round(statistics.median(res["rates"][a.skip :]), 1) for res in runs[name]],
+            min=min(kept),
+            max=max(kept),
+            epochs_counted=len(kept),
+        )
+    print(f"\nmedian samples/s over all rounds (epochs after the first {a.skip}):")
     for name, s in summary.items():
         print(f"  {s['median']:>8,.0f}  {name}   rounds {s['round_medians']}")
 
-    result = dict(kind="cpu-train-throughput", machine=machine(), motion=a.motion, num_envs=16, epochs=a.epochs,
-                  threads_wired=wired,
-                  skip=a.skip, rounds=a.rounds, time=time.strftime("%Y-%m-%d %H:%M:%S"),
-                  trees={spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in a.tree}, summary=summary,
-                  runs=runs)
+    result = dict(
+        kind="cpu-train-throughput",
+        machine=machine(),
+        motion=a.motion,
+        num_envs=16,
+        epochs=a.epochs,
+        threads_wired=wired,
+        skip=a.skip,
+        rounds=a.rounds,
+        time=time.strftime("%Y-%m-%d %H:%M:%S"),
+        trees={spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in a.tree},
+        summary=summary,
+        runs=runs,
+    )
     if a.profile:
         trees = {"new": (a.new_tree, {})}
         for spec in a.tree:

@@ -8,4 +8,4 @@ export PYTHONUNBUFFERED=1
 # Nothing here renders; GPU images that set MUJOCO_GL=egl make `import mujoco` fail on a PyOpenGL
 # without an EGL platform (seen on the H200 image), so MuJoCo's GL is switched off.
 export MUJOCO_GL=disable
-exec python3 benchmarks/gpu_run.py "$@"
+exec "${PYTHON:-python3}" benchmarks/gpu_run.py "$@"  # PYTHON: the interpreter to use (default python3)

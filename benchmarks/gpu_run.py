@@ -10,6 +10,7 @@ eval JSON. The training run gets whatever the budget leaves after the benchmarks
 ``--device cpu --tiny`` is the dry run (small sizes, seconds per stage) that a test runs, so the
 GPU command does not die on a typo. See benchmarks/README.md for how the GPU session calls it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,33 @@ import tempfile
 import time
 from pathlib import Path
 
-SIZES = dict(full=dict(worlds=(1024, 4096, 8192), sim_steps=200, eager_steps=20, env_worlds=4096, env_steps=100,
-                       train_envs=4096, episodes=16, eval_steps=160, eval_envs=16,
-                       # 64 k samples per PPO epoch: more updates in a few minutes than horizon 32
-                       train_overrides=("ppo.horizon_length=16",)),
-             tiny=dict(worlds=(8, 16), sim_steps=5, eager_steps=3, env_worlds=8, env_steps=5,
-                       train_envs=8, episodes=2, eval_steps=10, eval_envs=2, train_overrides=("ppo.horizon_length=8",)))
+SIZES = dict(
+    full=dict(
+        worlds=(1024, 4096, 8192),
+        sim_steps=200,
+        eager_steps=20,
+        env_worlds=4096,
+        env_steps=100,
+        train_envs=4096,
+        episodes=16,
+        eval_steps=160,
+        eval_envs=16,
+        # 64 k samples per PPO epoch: more updates in a few minutes than horizon 32
+        train_overrides=("ppo.horizon_length=16",),
+    ),
+    tiny=dict(
+        worlds=(8, 16),
+        sim_steps=5,
+        eager_steps=3,
+        env_worlds=8,
+        env_steps=5,
+        train_envs=8,
+        episodes=2,
+        eval_steps=10,
+        eval_envs=2,
+        train_overrides=("ppo.horizon_length=8",),
+    ),
+)
 
 
 class Stages:
@@ -54,8 +76,11 @@ class Stages:
             status, text = ("ok" if p.returncode == 0 else f"exit {p.returncode}"), p.stdout + p.stderr
         except subprocess.TimeoutExpired as e:
             status = "timeout"
-            text = (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace") \
-                if isinstance(e.stdout, bytes) else (e.stdout or "") + (e.stderr or "")
+            text = (
+                (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace")
+                if isinstance(e.stdout, bytes)
+                else (e.stdout or "") + (e.stderr or "")
+            )
         seconds = round(time.monotonic() - t, 1)
         self.log.write(text + "\n")
         tail = [s for s in text.strip().splitlines() if s.strip()][-3:]
@@ -72,10 +97,18 @@ class Stages:
 def gpu_name(device: str) -> str:
     if device.startswith("cuda"):
         try:
-            return subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                                  text=True, timeout=20).stdout.strip() or "unknown GPU"
+            return (
+                subprocess.run(
+                    ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                    capture_output=True,
+                    text=True,
+                    timeout=20,
+                ).stdout.strip()
+                or "unknown GPU"
+            )
         except (OSError, subprocess.TimeoutExpired):
             import torch
+
             return torch.cuda.get_device_name(0)
     return "none (CPU dry run)"
 
@@ -106,17 +139,55 @@ def main() -> None:
     # first run compiles the kernels: print each module's load time.
     for graph in (True, False):
         tag = f"sim-{'graph' if graph else 'eager'}"
-        cmd = [*sm, "bench", "sim", "--backend", "mjwarp", "--device", a.device, "--envs", *map(str, z["worlds"]),
-               "--steps", str(z["sim_steps"] if graph else z["eager_steps"]), "--warmup", "3",
-               "--json", str(bench_dir / f"{tag}.json")]
-        if st.run(tag, cmd + ([] if graph else ["--no-graph"]), timeout=300 if graph else 120,
-                  env={"SKILLMIMIC_WARP_VERBOSE": "1"} if graph else None):
+        cmd = [
+            *sm,
+            "bench",
+            "sim",
+            "--backend",
+            "mjwarp",
+            "--device",
+            a.device,
+            "--envs",
+            *map(str, z["worlds"]),
+            "--steps",
+            str(z["sim_steps"] if graph else z["eager_steps"]),
+            "--warmup",
+            "3",
+            "--json",
+            str(bench_dir / f"{tag}.json"),
+        ]
+        if st.run(
+            tag,
+            cmd + ([] if graph else ["--no-graph"]),
+            timeout=300 if graph else 120,
+            env={"SKILLMIMIC_WARP_VERBOSE": "1"} if graph else None,
+        ):
             st.results[tag] = json.loads((bench_dir / f"{tag}.json").read_text())
     # 2. Full env next to raw physics.
     tag = f"env-{z['env_worlds']}"
-    if st.run(tag, [*sm, "bench", "env", "--backend", "mjwarp", "--device", a.device, "--envs", str(z["env_worlds"]),
-                    "--steps", str(z["env_steps"]), "--warmup", "3", "--motion", a.motion,
-                    "--json", str(bench_dir / f"{tag}.json")], timeout=120):
+    if st.run(
+        tag,
+        [
+            *sm,
+            "bench",
+            "env",
+            "--backend",
+            "mjwarp",
+            "--device",
+            a.device,
+            "--envs",
+            str(z["env_worlds"]),
+            "--steps",
+            str(z["env_steps"]),
+            "--warmup",
+            "3",
+            "--motion",
+            a.motion,
+            "--json",
+            str(bench_dir / f"{tag}.json"),
+        ],
+        timeout=120,
+    ):
         st.results[tag] = json.loads((bench_dir / f"{tag}.json").read_text())
 
     # 3. Time-boxed training with the fast preset: what the budget leaves, less export + eval.
@@ -124,9 +195,30 @@ def main() -> None:
     minutes = 0.05 if a.tiny else max(0.5, (st.left() - a.eval_reserve - 30.0) / 60.0)  # 30 s: start-up, save
     run = "gpu_layup"
     st.results["train_minutes"] = round(minutes, 2)
-    st.run("train", [*sm, "train", "--config", "train/fast.yaml", "--motion", a.motion, "--num-envs",
-                     str(z["train_envs"]), "--device", a.device, "--backend", "mjwarp", "--minutes", f"{minutes:.2f}",
-                     "--run", run, f"runs_dir={runs}", *z["train_overrides"]], timeout=60 * minutes + 90)
+    st.run(
+        "train",
+        [
+            *sm,
+            "train",
+            "--config",
+            "train/fast.yaml",
+            "--motion",
+            a.motion,
+            "--num-envs",
+            str(z["train_envs"]),
+            "--device",
+            a.device,
+            "--backend",
+            "mjwarp",
+            "--minutes",
+            f"{minutes:.2f}",
+            "--run",
+            run,
+            f"runs_dir={runs}",
+            *z["train_overrides"],
+        ],
+        timeout=60 * minutes + 90,
+    )
     ckpt = runs / run / "nn" / "last.pth"
     for f in (runs / run / "summaries").glob("events*"):
         shutil.copy(f, out / "train.tfevents")
@@ -135,12 +227,34 @@ def main() -> None:
 
     # 4. Export the policy and evaluate it.
     policy = out / "layup.pth"
-    if ckpt.exists() and st.run("export", [*sm, "export-policy", "--checkpoint", str(ckpt), "--out", str(policy)],
-                                timeout=60):
+    if ckpt.exists() and st.run(
+        "export", [*sm, "export-policy", "--checkpoint", str(ckpt), "--out", str(policy)], timeout=60
+    ):
         ev = out / "eval.json"
-        if st.run("eval", [*sm, "eval", "--checkpoint", str(policy), "--motion", a.motion, "--episodes",
-                           str(z["episodes"]), "--steps", str(z["eval_steps"]), "--num-envs", str(z["eval_envs"]),
-                           "--device", a.device, "--backend", "mjwarp", "--json", str(ev)], timeout=max(a.eval_reserve, 30)):
+        if st.run(
+            "eval",
+            [
+                *sm,
+                "eval",
+                "--checkpoint",
+                str(policy),
+                "--motion",
+                a.motion,
+                "--episodes",
+                str(z["episodes"]),
+                "--steps",
+                str(z["eval_steps"]),
+                "--num-envs",
+                str(z["eval_envs"]),
+                "--device",
+                a.device,
+                "--backend",
+                "mjwarp",
+                "--json",
+                str(ev),
+            ],
+            timeout=max(a.eval_reserve, 30),
+        ):
             st.results["eval"] = json.loads(ev.read_text())["overall"]
     shutil.rmtree(work, ignore_errors=True)  # the exported policy, events and gpu.json are what comes back
     failed = [s["name"] for s in st.results["stages"] if s["status"] != "ok"]

@@ -7,6 +7,7 @@ eval NR is. Writes one JSON with every point and prints a table.
     python benchmarks/sample_efficiency.py --presets train/skillmimic.yaml train/fast.yaml \
         --seeds 0 1 --samples 300000 --chunk 50000 --out benchmarks/results/sample-efficiency.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,24 +58,61 @@ def main() -> None:
                 if done:
                     cmd += ["--resume", f"runs_dir={a.runs_dir}"]
                 else:
-                    cmd += ["--config", preset, "--motion", a.motion, "--num-envs", str(a.num_envs),
-                            "--seed", str(seed), f"runs_dir={a.runs_dir}", "ppo.save_frequency=1000000",
-                            *a.overrides]
+                    cmd += [
+                        "--config",
+                        preset,
+                        "--motion",
+                        a.motion,
+                        "--num-envs",
+                        str(a.num_envs),
+                        "--seed",
+                        str(seed),
+                        f"runs_dir={a.runs_dir}",
+                        "ppo.save_frequency=1000000",
+                        *a.overrides,
+                    ]
                 lines = LINE.findall(run(cmd, log))
                 done += epochs * per_epoch
                 ckpt = f"{a.runs_dir}/{name}/nn/last.pth"
                 ev = f"{a.runs_dir}/{name}/eval_{done}.json"
-                run(["skillmimic", "eval", "--checkpoint", ckpt, "--motion", a.motion, "--episodes", "16",
-                     "--steps", "160", "--num-envs", "16", "--json", ev], log)
+                run(
+                    [
+                        "skillmimic",
+                        "eval",
+                        "--checkpoint",
+                        ckpt,
+                        "--motion",
+                        a.motion,
+                        "--episodes",
+                        "16",
+                        "--steps",
+                        "160",
+                        "--num-envs",
+                        "16",
+                        "--json",
+                        ev,
+                    ],
+                    log,
+                )
                 o = json.loads(Path(ev).read_text())["overall"]
                 last = lines[-1] if lines else ("0", "0", "nan", "nan")
-                points.append(dict(samples=done, eval_nr=o["normalized_reward"], eval_success=o["success_rate"],
-                                   eval_ep_len=o["mean_episode_length"], eval_fall_rate=o["fall_rate"],
-                                   train_reward=float(last[2]), train_ep_len=float(last[3]),
-                                   samples_per_s=float(last[1].replace(",", "")), wall_s=round(time.time() - t0, 1)))
+                points.append(
+                    dict(
+                        samples=done,
+                        eval_nr=o["normalized_reward"],
+                        eval_success=o["success_rate"],
+                        eval_ep_len=o["mean_episode_length"],
+                        eval_fall_rate=o["fall_rate"],
+                        train_reward=float(last[2]),
+                        train_ep_len=float(last[3]),
+                        samples_per_s=float(last[1].replace(",", "")),
+                        wall_s=round(time.time() - t0, 1),
+                    )
+                )
                 print(name, points[-1], flush=True)
-                results[name] = dict(preset=preset, seed=seed, num_envs=a.num_envs, overrides=a.overrides,
-                                     motion=a.motion, points=points)
+                results[name] = dict(
+                    preset=preset, seed=seed, num_envs=a.num_envs, overrides=a.overrides, motion=a.motion, points=points
+                )
                 out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {out}")
 

@@ -1,4 +1,5 @@
 """SkillMimic: learn human-object interaction skills from motion capture in physics simulation."""
+
 import os as _os
 import sys as _sys
 

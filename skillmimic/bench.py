@@ -1,4 +1,5 @@
 """Throughput benchmarks (``skillmimic bench``). Results carry the machine they came from."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,15 @@ def machine_info(device: str) -> dict:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info = dict(host=platform.node(), cpu=cpu, cpu_count=os.cpu_count(), python=platform.python_version(),
-                torch=torch.__version__, mujoco=mujoco.__version__, warp=warp.__version__)
+    info = dict(
+        host=platform.node(),
+        cpu=cpu,
+        cpu_count=os.cpu_count(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        mujoco=mujoco.__version__,
+        warp=warp.__version__,
+    )
     if str(device).startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
@@ -40,8 +48,10 @@ def _sync(device: str) -> None:
 def _refuse_silent_eager(sim, graph: bool) -> None:
     """A CUDA number measured on eager launches (slower) must never pass for the graph one."""
     if graph and sim.device.type == "cuda" and not getattr(sim, "use_graphs", False):
-        raise SkillMimicError("bench: CUDA graphs were requested but the simulator runs eager launches (capture "
-                              "failed or no memory pool; see the warning above); pass --no-graph to measure eager")
+        raise SkillMimicError(
+            "bench: CUDA graphs were requested but the simulator runs eager launches (capture "
+            "failed or no memory pool; see the warning above); pass --no-graph to measure eager"
+        )
 
 
 def bench_sim(backend: str, device: str, envs: int, steps: int, warmup: int = 10, graph: bool = True) -> dict:
@@ -59,15 +69,31 @@ def bench_sim(backend: str, device: str, envs: int, steps: int, warmup: int = 10
         sim.step(targets)
     _sync(device)
     seconds = time.perf_counter() - t0
-    return dict(kind="sim", backend=backend, device=str(device), envs=envs, steps=steps, substeps=sim.substeps,
-                graph=bool(getattr(sim, "use_graphs", False)), seconds=round(seconds, 4),
-                world_steps_per_s=round(envs * steps / seconds, 1),
-                physics_steps_per_s=round(envs * steps * sim.substeps / seconds, 1),
-                diverged=int(sim.diverged().sum()), machine=machine_info(device))
+    return dict(
+        kind="sim",
+        backend=backend,
+        device=str(device),
+        envs=envs,
+        steps=steps,
+        substeps=sim.substeps,
+        graph=bool(getattr(sim, "use_graphs", False)),
+        seconds=round(seconds, 4),
+        world_steps_per_s=round(envs * steps / seconds, 1),
+        physics_steps_per_s=round(envs * steps * sim.substeps / seconds, 1),
+        diverged=int(sim.diverged().sum()),
+        machine=machine_info(device),
+    )
 
 
-def bench_env(backend: str, device: str, envs: int, steps: int, warmup: int = 10, graph: bool = True,
-              motion: str = "ballplay-m/layup") -> dict:
+def bench_env(
+    backend: str,
+    device: str,
+    envs: int,
+    steps: int,
+    warmup: int = 10,
+    graph: bool = True,
+    motion: str = "ballplay-m/layup",
+) -> dict:
     """Full env steps per second (physics + observations + reward + resets) next to the raw physics
     step of the same simulator, measured in one run, and their ratio."""
     from skillmimic.envs.imitation import ImitationEnv
@@ -94,10 +120,22 @@ def bench_env(backend: str, device: str, envs: int, steps: int, warmup: int = 10
     _refuse_silent_eager(sim, graph)
     env.reset()
     full = timed(lambda: env.step(actions))
-    return dict(kind="env", backend=backend, device=str(device), envs=envs, steps=steps, substeps=sim.substeps,
-                graph=bool(getattr(sim, "use_graphs", False)), motion=motion, seconds=round(full, 4),
-                world_steps_per_s=round(envs * steps / raw, 1), env_steps_per_s=round(envs * steps / full, 1),
-                env_to_sim_ratio=round(raw / full, 3), resets=dict(env.totals), machine=machine_info(device))
+    return dict(
+        kind="env",
+        backend=backend,
+        device=str(device),
+        envs=envs,
+        steps=steps,
+        substeps=sim.substeps,
+        graph=bool(getattr(sim, "use_graphs", False)),
+        motion=motion,
+        seconds=round(full, 4),
+        world_steps_per_s=round(envs * steps / raw, 1),
+        env_steps_per_s=round(envs * steps / full, 1),
+        env_to_sim_ratio=round(raw / full, 3),
+        resets=dict(env.totals),
+        machine=machine_info(device),
+    )
 
 
 def write_json(result: dict | list, path: str) -> None:
@@ -106,9 +144,12 @@ def write_json(result: dict | list, path: str) -> None:
 
 
 def report(result: dict) -> str:
-    line = (f"bench {result['kind']}: {result['backend']} on {result['device']} "
-            f"({result['machine'].get('gpu', result['machine']['cpu'])}), {result['envs']} envs x "
-            f"{result['steps']} steps in {result['seconds']:.2f} s: {result['world_steps_per_s']:,.0f} world-steps/s")
+    line = (
+        f"bench {result['kind']}: {result['backend']} on {result['device']} "
+        f"({result['machine'].get('gpu', result['machine']['cpu'])}), {result['envs']} envs x "
+        f"{result['steps']} steps in {result['seconds']:.2f} s: {result['world_steps_per_s']:,.0f} world-steps/s"
+    )
     if "env_steps_per_s" in result:
-        line += f"; full env {result['env_steps_per_s']:,.0f} steps/s = {100 * result['env_to_sim_ratio']:.0f} % of raw physics"
+        ratio = 100 * result["env_to_sim_ratio"]
+        line += f"; full env {result['env_steps_per_s']:,.0f} steps/s = {ratio:.0f} % of raw physics"
     return line

@@ -1,4 +1,5 @@
 """The ``skillmimic`` command. It parses arguments and calls into the package; no logic here."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,7 @@ def _data_render(a) -> None:
 def _bench_sim(a) -> None:
     from skillmimic.bench import bench_sim
 
-    _bench_report([bench_sim(a.backend, a.device, n, a.steps, a.warmup, graph=not a.no_graph) for n in a.envs],
-                  a.json)
+    _bench_report([bench_sim(a.backend, a.device, n, a.steps, a.warmup, graph=not a.no_graph) for n in a.envs], a.json)
 
 
 def _train(a) -> None:
@@ -47,8 +47,15 @@ def _train(a) -> None:
     epochs = a.epochs
     if a.minutes and epochs is None:
         epochs = 10**9  # the clock decides
-    flags = {"motion": a.motion, "num_envs": a.num_envs, "epochs": epochs, "minutes": a.minutes,
-             "sim.device": a.device, "sim.backend": a.backend, "seed": a.seed}
+    flags = {
+        "motion": a.motion,
+        "num_envs": a.num_envs,
+        "epochs": epochs,
+        "minutes": a.minutes,
+        "sim.device": a.device,
+        "sim.backend": a.backend,
+        "seed": a.seed,
+    }
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None] + list(a.overrides)
     run_dir = train(a.config or [], overrides, run=a.run, resume=a.resume)
     print(f"done: {run_dir}")
@@ -57,8 +64,9 @@ def _train(a) -> None:
 def _bench_env(a) -> None:
     from skillmimic.bench import bench_env
 
-    _bench_report([bench_env(a.backend, a.device, n, a.steps, a.warmup, not a.no_graph, a.motion) for n in a.envs],
-                  a.json)
+    _bench_report(
+        [bench_env(a.backend, a.device, n, a.steps, a.warmup, not a.no_graph, a.motion) for n in a.envs], a.json
+    )
 
 
 def _bench_report(results: list[dict], json_path: str | None) -> None:
@@ -75,8 +83,21 @@ def _play(a) -> None:
     from skillmimic.viewer.play import play
 
     skill = _skill_arg(a.skill) if a.skill is not None else None
-    print(play(a.checkpoint, a.motion, skill, a.video, a.seconds, a.dataset, a.ghost, a.width, a.height,
-               a.device, a.backend))
+    print(
+        play(
+            a.checkpoint,
+            a.motion,
+            skill,
+            a.video,
+            a.seconds,
+            a.dataset,
+            a.ghost,
+            a.width,
+            a.height,
+            a.device,
+            a.backend,
+        )
+    )
 
 
 def _eval(a) -> None:
@@ -93,8 +114,10 @@ def _export_policy(a) -> None:
     from skillmimic.learning.export import export_policy
 
     r = export_policy(a.checkpoint, a.out, a.half)
-    print(f"wrote {r['path']} ({r['bytes'] / 1e6:.1f} MB{', fp16' if r['half'] else ''}; checkpoint "
-          f"{r['source_bytes'] / 1e6:.1f} MB, epoch {r['epoch']}, {r['frame']} samples)")
+    print(
+        f"wrote {r['path']} ({r['bytes'] / 1e6:.1f} MB{', fp16' if r['half'] else ''}; checkpoint "
+        f"{r['source_bytes'] / 1e6:.1f} MB, epoch {r['epoch']}, {r['frame']} samples)"
+    )
 
 
 def _skill_arg(s: str) -> int:
@@ -104,12 +127,16 @@ def _skill_arg(s: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="skillmimic", description="SkillMimic: human-object interaction skills "
-                                "from motion capture, in MuJoCo, with PPO.")
+    p = argparse.ArgumentParser(
+        prog="skillmimic",
+        description="SkillMimic: human-object interaction skills from motion capture, in MuJoCo, with PPO.",
+    )
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = p.add_subparsers(dest="command", required=True)
 
-    data = sub.add_parser("data", help="motion data: fetch, inspect, render").add_subparsers(dest="action", required=True)
+    data = sub.add_parser("data", help="motion data: fetch, inspect, render").add_subparsers(
+        dest="action", required=True
+    )
     f = data.add_parser("fetch", help="download a dataset (checksummed) into the data root")
     f.add_argument("name", help="dataset name, e.g. ballplay-m")
     f.add_argument("--from", dest="source", type=Path, help="copy from a local mirror folder instead of downloading")
@@ -130,29 +157,41 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--height", type=int, default=480)
     r.add_argument("--skill", type=_skill_arg, help="label every clip with this skill (id or name)")
     r.set_defaults(func=_data_render)
-    t = sub.add_parser("train", help="train a skill policy with PPO (rl-games)",
-                       description="Train one policy on every clip of a motion file or folder. Extra "
-                                   "key=value arguments override the config, e.g. ppo.learning_rate=1e-4.")
+    t = sub.add_parser(
+        "train",
+        help="train a skill policy with PPO (rl-games)",
+        description="Train one policy on every clip of a motion file or folder. Extra "
+        "key=value arguments override the config, e.g. ppo.learning_rate=1e-4.",
+    )
     t.add_argument("--motion", help="a .pt file, a folder, or a dataset-relative name like ballplay-m/layup")
     t.add_argument("--num-envs", type=int, help="parallel simulated worlds (default 16)")
     t.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     t.add_argument("--backend", help="mjwarp or mujoco (default: mjwarp on cuda, mujoco on cpu)")
     t.add_argument("--epochs", type=int, help="PPO epochs to run (on --resume: this many more)")
-    t.add_argument("--minutes", type=float, help="stop cleanly after this many minutes of wall clock (saves "
-                   "the checkpoint and prints the summary); without --epochs the clock alone decides")
+    t.add_argument(
+        "--minutes",
+        type=float,
+        help="stop cleanly after this many minutes of wall clock (saves "
+        "the checkpoint and prints the summary); without --epochs the clock alone decides",
+    )
     t.add_argument("--run", help="run name: outputs go to runs/<name>/ (default: motion name and time)")
     t.add_argument("--resume", action="store_true", help="continue --run from its last checkpoint")
     t.add_argument("--seed", type=int)
-    t.add_argument("--config", action="append", help="YAML config file (repeatable), e.g. cfg/train/skillmimic.yaml")
+    t.add_argument(
+        "--config", action="append", help="YAML config file or shipped preset (repeatable), e.g. train/fast.yaml"
+    )
     t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     t.set_defaults(func=_train)
 
     from skillmimic.viewer.keys import KEY_HELP
 
-    pl = sub.add_parser("play", help="watch a policy (or the reference clips): viewer or mp4",
-                        description="With a display: MuJoCo's viewer, keys switch the skill. Without one, or "
-                                    "with --video: offscreen rendering to mp4 with a skill caption.",
-                        epilog=KEY_HELP)
+    pl = sub.add_parser(
+        "play",
+        help="watch a policy (or the reference clips): viewer or mp4",
+        description="With a display: MuJoCo's viewer, keys switch the skill. Without one, or "
+        "with --video: offscreen rendering to mp4 with a skill caption.",
+        epilog=KEY_HELP,
+    )
     pl.add_argument("--checkpoint", help="a policy checkpoint (runs/<name>/nn/last.pth)")
     pl.add_argument("--motion", required=True, help="clips giving the start state (and the ghost reference)")
     pl.add_argument("--skill", help="skill to start with (id or name; default: the first clip's)")
@@ -177,8 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--backend", default="auto")
     ev.set_defaults(func=_eval)
 
-    ex = sub.add_parser("export-policy", help="write a policy-only file (actor + normaliser + metadata) "
-                        "from a training checkpoint, for play and eval")
+    ex = sub.add_parser(
+        "export-policy",
+        help="write a policy-only file (actor + normaliser + metadata) from a training checkpoint, for play and eval",
+    )
     ex.add_argument("--checkpoint", required=True, help="a training checkpoint (runs/<name>/nn/last.pth)")
     ex.add_argument("--out", required=True, help="the policy file to write, e.g. policies/NAME.pth")
     ex.add_argument("--half", action="store_true", help="store the network weights as fp16 (half the size)")

@@ -1,15 +1,16 @@
-"""Typed configuration: dataclass schemas, YAML files in ``cfg/`` and ``key=value`` overrides.
+"""Typed configuration: dataclass schemas, YAML presets in ``skillmimic/cfg/`` and ``key=value`` overrides.
 
 One ``TrainConfig`` flows from the command line to every part. Its defaults are a small run that
-fits a CPU; ``cfg/train/skillmimic.yaml`` is the upstream-scale preset for a GPU. Unknown keys
+fits a CPU; ``train/skillmimic.yaml`` is the upstream-scale preset for a GPU. Unknown keys
 and badly typed values are one-line errors naming the key.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import List, Optional
 
+import torch
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -17,7 +18,14 @@ from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import SceneConfig
 from skillmimic.sim.base import SimConfig
 
-CFG_DIR = Path(__file__).resolve().parents[1] / "cfg"
+# Presets ship inside the package (a wheel has no repository around it); ``cfg/`` at the top of the
+# repository is a link to this folder.
+CFG_DIR = Path(__file__).resolve().parent / "cfg"
+
+
+def presets() -> list[str]:
+    """Names of the shipped presets, as ``--config`` takes them (``train/fast.yaml``)."""
+    return sorted(str(p.relative_to(CFG_DIR)) for p in CFG_DIR.rglob("*.yaml"))
 
 
 @dataclass
@@ -75,7 +83,7 @@ class PPOConfig:
     normalize_input: bool = True
     normalize_value: bool = True
     normalize_advantage: bool = True
-    units: List[int] = field(default_factory=lambda: [1024, 512, 512])
+    units: list[int] = field(default_factory=lambda: [1024, 512, 512])
     log_std: float = -2.9  # action noise std ~0.055, i.e. ~0.17 rad of PD-target noise
     learn_log_std: bool = False
     # zero (upstream): an untrained actor commands the zero pose. mean_pose: the action layer's bias
@@ -98,13 +106,13 @@ class SimSection:
 
 @dataclass
 class TrainConfig:
-    motion: Optional[str] = None  # path or dataset-relative name, e.g. ballplay-m/layup
-    skill: Optional[int] = None  # label every clip with this skill id instead of the file names'
+    motion: str | None = None  # path or dataset-relative name, e.g. ballplay-m/layup
+    skill: int | None = None  # label every clip with this skill id instead of the file names'
     retarget_ball: bool = True  # move the ball onto our hands where the clip flags contact
     num_envs: int = 16
     epochs: int = 20
     minutes: float = 0.0  # > 0: stop cleanly after this much wall clock (then save), even before ``epochs``
-    run: Optional[str] = None  # runs/<run>/; default: motion name and time
+    run: str | None = None  # runs/<run>/; default: motion name and time
     runs_dir: str = "runs"
     seed: int = 0
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -137,7 +145,9 @@ def load_config(files: list[str | Path] = (), overrides: list[str] = (), base: d
         if not path.is_file() and (CFG_DIR / path).is_file():
             path = CFG_DIR / path
         if not path.is_file():
-            raise SkillMimicError(f"config file not found: {f}")
+            raise SkillMimicError(
+                f"config file not found: {f} (neither a file nor a preset; presets: {', '.join(presets())})"
+            )
         try:
             cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
         except OmegaConfBaseException as e:
@@ -167,13 +177,19 @@ def _validate(c: TrainConfig) -> None:
         (c.ppo.mu_init in ("zero", "mean_pose"), "ppo.mu_init", "zero or mean_pose"),
         (c.env.episode_length >= 1, "env.episode_length", "at least 1"),
         (c.sim.backend in ("auto", "mjwarp", "mujoco"), "sim.backend", "one of auto, mjwarp, mujoco"),
-        (c.sim.device in ("auto", "cpu", "cuda") or c.sim.device.startswith("cuda:"), "sim.device",
-         "one of auto, cpu, cuda, cuda:N"),
+        (
+            c.sim.device in ("auto", "cpu", "cuda") or c.sim.device.startswith("cuda:"),
+            "sim.device",
+            "one of auto, cpu, cuda, cuda:N",
+        ),
         (c.sim.substeps >= 1, "sim.substeps", "at least 1"),
         (c.reward.contact_label in ("geometry", "data"), "reward.contact_label", "geometry or data"),
         (c.ppo.horizon_length >= 1 and c.ppo.num_minibatches >= 1, "ppo.horizon_length/num_minibatches", "positive"),
-        ((c.num_envs * c.ppo.horizon_length) % c.ppo.num_minibatches == 0, "ppo.num_minibatches",
-         f"a divisor of num_envs * horizon_length = {c.num_envs * c.ppo.horizon_length}"),
+        (
+            (c.num_envs * c.ppo.horizon_length) % c.ppo.num_minibatches == 0,
+            "ppo.num_minibatches",
+            f"a divisor of num_envs * horizon_length = {c.num_envs * c.ppo.horizon_length}",
+        ),
         (all(u > 0 for u in c.ppo.units), "ppo.units", "positive layer sizes"),
     ]
     for ok, key, expected in checks:
@@ -187,3 +203,16 @@ def to_yaml(c: TrainConfig) -> str:
 
 def to_dict(c: TrainConfig) -> dict:
     return OmegaConf.to_container(OmegaConf.structured(c))
+
+
+def resolve_device(cfg: TrainConfig) -> TrainConfig:
+    """Replace ``auto`` device/backend by what this machine has (CUDA + MuJoCo Warp, else CPU + MuJoCo C)."""
+    device = cfg.sim.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SkillMimicError(f"sim.device {device!r}: CUDA is not available on this machine; use --device cpu")
+    backend = cfg.sim.backend
+    if backend == "auto":
+        backend = "mjwarp" if device.startswith("cuda") else "mujoco"
+    return replace(cfg, sim=replace(cfg.sim, device=device, backend=backend))

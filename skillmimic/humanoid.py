@@ -6,10 +6,11 @@ geoms with the same sizes and densities, and PD gains per joint (kd = kp / 10 ev
 The model is authored y-up (legs along -y, +x is the character's left); the root rotation
 in the data carries it to the z-up world.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Tuple
+from typing import NamedTuple
 
 import mujoco
 import numpy as np
@@ -62,27 +63,56 @@ def _hand(prefix: str, side: float, fingers: dict) -> list[Body]:
 
 def _leg(prefix: str, side: float, hip_r: float, knee_r: float) -> list[Body]:
     return [
-        Body(f"{prefix}_Hip", "Pelvis", (side * 0.109716, -0.0365719, 0), 500.0,
-             _cap(hip_r, (0, -0.1, 0), (0, -0.461208, 0.0256003), 2040.816327)),
-        Body(f"{prefix}_Knee", f"{prefix}_Hip", (0, -0.461208, 0.0256003), 500.0,
-             _cap(knee_r, (0, -0.1, 0), (0, -0.364385, -0.0256003), 1234.567901)),
+        Body(
+            f"{prefix}_Hip",
+            "Pelvis",
+            (side * 0.109716, -0.0365719, 0),
+            500.0,
+            _cap(hip_r, (0, -0.1, 0), (0, -0.461208, 0.0256003), 2040.816327),
+        ),
+        Body(
+            f"{prefix}_Knee",
+            f"{prefix}_Hip",
+            (0, -0.461208, 0.0256003),
+            500.0,
+            _cap(knee_r, (0, -0.1, 0), (0, -0.364385, -0.0256003), 1234.567901),
+        ),
         # Upstream leaves the foot and toe densities empty; MuJoCo's default (1000) applies.
-        Body(f"{prefix}_Ankle", f"{prefix}_Knee", (0, -0.364385, -0.0256003), 400.0,
-             Geom("box", (0.0498, 0.0464, 0.0857), pos=(0, -0.07, 0.0142))),
-        Body(f"{prefix}_Toe", f"{prefix}_Ankle", (0, -0.0986496, 0.156582), 200.0,
-             Geom("box", (0.0478, 0.02, 0.0495))),
+        Body(
+            f"{prefix}_Ankle",
+            f"{prefix}_Knee",
+            (0, -0.364385, -0.0256003),
+            400.0,
+            Geom("box", (0.0498, 0.0464, 0.0857), pos=(0, -0.07, 0.0142)),
+        ),
+        Body(f"{prefix}_Toe", f"{prefix}_Ankle", (0, -0.0986496, 0.156582), 200.0, Geom("box", (0.0478, 0.02, 0.0495))),
     ]
 
 
 def _arm(prefix: str, side: float, radii: tuple, wrist_r: float) -> list[Body]:
     s = side
     return [
-        Body(f"{prefix}_Thorax", "Chest", (s * 0.018286, -0.0295385, 0.0365719), 400.0,
-             _cap(radii[0], (s * 0.1, 0, 0), (s * 0.166499, 0, 0))),
-        Body(f"{prefix}_Shoulder", f"{prefix}_Thorax", (s * 0.166499, 0, 0), 400.0,
-             _cap(radii[1], (s * 0.1, 0, 0), (s * 0.252505, 0, 0))),
-        Body(f"{prefix}_Elbow", f"{prefix}_Shoulder", (s * 0.252505, 0, 0), 300.0,
-             _cap(radii[2], (s * 0.1, 0, 0), (s * 0.223894, 0, 0))),
+        Body(
+            f"{prefix}_Thorax",
+            "Chest",
+            (s * 0.018286, -0.0295385, 0.0365719),
+            400.0,
+            _cap(radii[0], (s * 0.1, 0, 0), (s * 0.166499, 0, 0)),
+        ),
+        Body(
+            f"{prefix}_Shoulder",
+            f"{prefix}_Thorax",
+            (s * 0.166499, 0, 0),
+            400.0,
+            _cap(radii[1], (s * 0.1, 0, 0), (s * 0.252505, 0, 0)),
+        ),
+        Body(
+            f"{prefix}_Elbow",
+            f"{prefix}_Shoulder",
+            (s * 0.252505, 0, 0),
+            300.0,
+            _cap(radii[2], (s * 0.1, 0, 0), (s * 0.223894, 0, 0)),
+        ),
         Body(f"{prefix}_Wrist", f"{prefix}_Elbow", (s * 0.243894, 0, 0), 100.0, _finger(wrist_r, 0.06, s)),
     ]
 
@@ -101,21 +131,29 @@ BODIES: tuple[Body, ...] = tuple(
         Body("Head", "Neck", (0, 0.109716, 0), 100.0, Geom("sphere", (0.1011,), (0, 0.03, _SPINE_Z))),
     ]
     + _arm("L", 1.0, (0.0488, 0.0522, 0.0401), 0.0103)
-    + _hand("L", 1.0, {
-        "Index": ((0.100362, 0, 0.0561204), [(0.0343, 0.0092), (0.02401, 0.0075), (0.0149205, 0.0068)]),
-        "Middle": ((0.0927298, 0, 0.029047), [(0.04116, 0.0094), (0.028812, 0.007), (0.0179046, 0.0063)]),
-        "Pinky": ((0.0774654, 0, -0.0250997), [(0.0267662, 0.007), (0.0187364, 0.0063), (0.0116433, 0.0051)]),
-        "Ring": ((0.0850976, 0, 0.00197363), [(0.039445, 0.0079), (0.0276115, 0.0072), (0.0171586, 0.006)]),
-        "Thumb": ((0.0444569, 0, 0.0673445), [(0.0294, 0.0122), (0.02058, 0.0093), (0.012789, 0.0087)]),
-    })
+    + _hand(
+        "L",
+        1.0,
+        {
+            "Index": ((0.100362, 0, 0.0561204), [(0.0343, 0.0092), (0.02401, 0.0075), (0.0149205, 0.0068)]),
+            "Middle": ((0.0927298, 0, 0.029047), [(0.04116, 0.0094), (0.028812, 0.007), (0.0179046, 0.0063)]),
+            "Pinky": ((0.0774654, 0, -0.0250997), [(0.0267662, 0.007), (0.0187364, 0.0063), (0.0116433, 0.0051)]),
+            "Ring": ((0.0850976, 0, 0.00197363), [(0.039445, 0.0079), (0.0276115, 0.0072), (0.0171586, 0.006)]),
+            "Thumb": ((0.0444569, 0, 0.0673445), [(0.0294, 0.0122), (0.02058, 0.0093), (0.012789, 0.0087)]),
+        },
+    )
     + _arm("R", -1.0, (0.0536, 0.0521, 0.0404), 0.01)
-    + _hand("R", -1.0, {
-        "Index": ((-0.0953267, 0, 0.0454889), [(0.0343, 0.0092), (0.02401, 0.0076), (0.0149205, 0.0069)]),
-        "Middle": ((-0.0891353, 0, 0.0223232), [(0.04116, 0.0094), (0.028812, 0.0071), (0.0179046, 0.0064)]),
-        "Pinky": ((-0.0767525, 0, -0.0240082), [(0.0267662, 0.007), (0.0187364, 0.0063), (0.0116433, 0.0052)]),
-        "Ring": ((-0.0829439, 0, -0.000842496), [(0.039445, 0.0079), (0.0276115, 0.0072), (0.0171586, 0.006)]),
-        "Thumb": ((-0.0430198, 0, 0.0545867), [(0.0294, 0.0122), (0.02058, 0.0093), (0.012789, 0.009)]),
-    })
+    + _hand(
+        "R",
+        -1.0,
+        {
+            "Index": ((-0.0953267, 0, 0.0454889), [(0.0343, 0.0092), (0.02401, 0.0076), (0.0149205, 0.0069)]),
+            "Middle": ((-0.0891353, 0, 0.0223232), [(0.04116, 0.0094), (0.028812, 0.0071), (0.0179046, 0.0064)]),
+            "Pinky": ((-0.0767525, 0, -0.0240082), [(0.0267662, 0.007), (0.0187364, 0.0063), (0.0116433, 0.0052)]),
+            "Ring": ((-0.0829439, 0, -0.000842496), [(0.039445, 0.0079), (0.0276115, 0.0072), (0.0171586, 0.006)]),
+            "Thumb": ((-0.0430198, 0, 0.0545867), [(0.0294, 0.0122), (0.02058, 0.0093), (0.012789, 0.009)]),
+        },
+    )
 )
 
 BODY_NAMES: tuple[str, ...] = tuple(b.name for b in BODIES)
@@ -133,17 +171,52 @@ def body_index(name: str) -> int:
 
 
 # Upstream body sets, by name (indices follow BODY_NAMES).
-KEY_BODIES = ("Head", "L_Knee", "R_Knee", "L_Elbow", "R_Elbow", "L_Ankle", "R_Ankle",
-              "L_Index3", "L_Middle3", "L_Pinky3", "L_Ring3", "L_Thumb3",
-              "R_Index3", "R_Middle3", "R_Pinky3", "R_Ring3", "R_Thumb3")
+KEY_BODIES = (
+    "Head",
+    "L_Knee",
+    "R_Knee",
+    "L_Elbow",
+    "R_Elbow",
+    "L_Ankle",
+    "R_Ankle",
+    "L_Index3",
+    "L_Middle3",
+    "L_Pinky3",
+    "L_Ring3",
+    "L_Thumb3",
+    "R_Index3",
+    "R_Middle3",
+    "R_Pinky3",
+    "R_Ring3",
+    "R_Thumb3",
+)
 FINGERTIPS = KEY_BODIES[7:]
-HAND_BODIES = tuple(n for n in BODY_NAMES if n[2:] == "Wrist" or any(n[2:].startswith(f) for f in
-                    ("Index", "Middle", "Pinky", "Ring", "Thumb")))
+HAND_BODIES = tuple(
+    n
+    for n in BODY_NAMES
+    if n[2:] == "Wrist" or any(n[2:].startswith(f) for f in ("Index", "Middle", "Pinky", "Ring", "Thumb"))
+)
 # Bodies that must not touch anything (the contact-graph "body" node): pelvis, hips, knees,
 # torso chain, neck, head, thoraxes, shoulders and elbows.
-NO_CONTACT_BODIES = ("Pelvis", "L_Hip", "L_Knee", "R_Hip", "R_Knee", "Torso", "Spine", "Spine2",
-                     "Chest", "Neck", "Head", "L_Thorax", "L_Shoulder", "L_Elbow",
-                     "R_Thorax", "R_Shoulder", "R_Elbow")
+NO_CONTACT_BODIES = (
+    "Pelvis",
+    "L_Hip",
+    "L_Knee",
+    "R_Hip",
+    "R_Knee",
+    "Torso",
+    "Spine",
+    "Spine2",
+    "Chest",
+    "Neck",
+    "Head",
+    "L_Thorax",
+    "L_Shoulder",
+    "L_Elbow",
+    "R_Thorax",
+    "R_Shoulder",
+    "R_Elbow",
+)
 
 BALL_RADIUS = 0.12
 
@@ -156,7 +229,7 @@ class SceneConfig:
     ball_mass: float = 4.0 / 3.0 * np.pi * BALL_RADIUS**3 * 1000.0  # density 1000 -> ~7.24 kg
     # Direct solref (-stiffness, -damping) of ball contacts. Calibrated so a ball dropped from
     # 1.5 m on the floor rebounds to ~0.66 of the drop height (upstream restitution 0.81).
-    ball_solref: Tuple[float, float] = (-8000.0, -11.0)
+    ball_solref: tuple[float, float] = (-8000.0, -11.0)
     ball_friction: float = 0.9
     effort_limit: float = 500.0  # N m, the upstream motor gear
     armature: float = 0.02
@@ -192,18 +265,26 @@ def build_spec(cfg: SceneConfig = SceneConfig()) -> mujoco.MjSpec:
 
     _add_visuals(spec)
     world = spec.worldbody
-    world.add_light(pos=(0, 0, 4), dir=(0, 0, -1), type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL,
-                    diffuse=(0.8, 0.8, 0.8))
-    world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=(100, 100, 0.2),
-                   condim=3, friction=(cfg.floor_friction, 0.005, 0.0001), material="floor")
+    world.add_light(
+        pos=(0, 0, 4), dir=(0, 0, -1), type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, diffuse=(0.8, 0.8, 0.8)
+    )
+    world.add_geom(
+        name="floor",
+        type=mujoco.mjtGeom.mjGEOM_PLANE,
+        size=(100, 100, 0.2),
+        condim=3,
+        friction=(cfg.floor_friction, 0.005, 0.0001),
+        material="floor",
+    )
 
     _add_humanoid(spec, cfg)
     _add_ball(spec, cfg)
 
     for b in BODIES[1:]:
         for label in "xyz":
-            act = spec.add_actuator(name=f"{b.name}_{label}", target=f"{b.name}_{label}",
-                                    trntype=mujoco.mjtTrn.mjTRN_JOINT)
+            act = spec.add_actuator(
+                name=f"{b.name}_{label}", target=f"{b.name}_{label}", trntype=mujoco.mjtTrn.mjTRN_JOINT
+            )
             # PD servo: the P part is the actuator, clamped at the effort limit; the D part is joint
             # damping, which the integrator treats implicitly and never clamps. A clamped actuator
             # kv (MuJoCo's position actuator damping) destabilises the upper body at 120 Hz.
@@ -250,9 +331,14 @@ def _add_humanoid(spec: mujoco.MjSpec, cfg: SceneConfig, prefix: str = "", ghost
             body.add_freejoint(name=prefix + "root")
         else:
             for axis, label in enumerate("xyz"):
-                joint = body.add_joint(name=f"{prefix}{b.name}_{label}", type=mujoco.mjtJoint.mjJNT_HINGE,
-                                       axis=np.eye(3)[axis], armature=cfg.armature,
-                                       limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=(-np.pi, np.pi))
+                joint = body.add_joint(
+                    name=f"{prefix}{b.name}_{label}",
+                    type=mujoco.mjtJoint.mjJNT_HINGE,
+                    axis=np.eye(3)[axis],
+                    armature=cfg.armature,
+                    limited=mujoco.mjtLimited.mjLIMITED_TRUE,
+                    range=(-np.pi, np.pi),
+                )
                 joint.damping[0] = b.kp / 10.0
         _add_geom(body, b.geom, f"{prefix}{b.name}_geom", cfg, ghost)
 
@@ -260,10 +346,19 @@ def _add_humanoid(spec: mujoco.MjSpec, cfg: SceneConfig, prefix: str = "", ghost
 def _add_ball(spec: mujoco.MjSpec, cfg: SceneConfig, prefix: str = "", ghost: bool = False) -> None:
     ball = spec.worldbody.add_body(name=prefix + "ball", pos=(0, 0, BALL_RADIUS))
     ball.add_freejoint(name=prefix + "ball")
-    ball.add_geom(name=prefix + "ball_geom", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=(BALL_RADIUS, 0, 0),
-                  mass=cfg.ball_mass, condim=3, priority=1, solref=cfg.ball_solref,
-                  friction=(cfg.ball_friction, 0.005, 0.0001), material="ghost" if ghost else "ball",
-                  contype=0 if ghost else 1, conaffinity=0 if ghost else 1)
+    ball.add_geom(
+        name=prefix + "ball_geom",
+        type=mujoco.mjtGeom.mjGEOM_SPHERE,
+        size=(BALL_RADIUS, 0, 0),
+        mass=cfg.ball_mass,
+        condim=3,
+        priority=1,
+        solref=cfg.ball_solref,
+        friction=(cfg.ball_friction, 0.005, 0.0001),
+        material="ghost" if ghost else "ball",
+        contype=0 if ghost else 1,
+        conaffinity=0 if ghost else 1,
+    )
 
 
 def build_render_model(cfg: SceneConfig = SceneConfig(), ghost: bool = False) -> mujoco.MjModel:
@@ -279,9 +374,16 @@ def build_render_model(cfg: SceneConfig = SceneConfig(), ghost: bool = False) ->
 
 def _add_geom(body, g: Geom, name: str, cfg: SceneConfig, ghost: bool = False) -> None:
     collide = dict(contype=0, conaffinity=0) if ghost else dict(contype=1, conaffinity=1 if cfg.self_collision else 2)
-    common = dict(name=name, density=g.density, condim=1, friction=(1.0, 0.05, 0.05),
-                  solimp=(0.9, 0.99, 0.003, 0.5, 2.0), solref=(0.015, 1.0), material="ghost" if ghost else "body",
-                  **collide)
+    common = dict(
+        name=name,
+        density=g.density,
+        condim=1,
+        friction=(1.0, 0.05, 0.05),
+        solimp=(0.9, 0.99, 0.003, 0.5, 2.0),
+        solref=(0.015, 1.0),
+        material="ghost" if ghost else "body",
+        **collide,
+    )
     if g.kind == "sphere":
         body.add_geom(type=mujoco.mjtGeom.mjGEOM_SPHERE, size=(g.size[0], 0, 0), pos=g.pos, **common)
     elif g.kind == "capsule":
@@ -293,12 +395,24 @@ def _add_geom(body, g: Geom, name: str, cfg: SceneConfig, ghost: bool = False) -
 
 
 def _add_visuals(spec: mujoco.MjSpec) -> None:
-    spec.add_texture(name="skybox", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
-                     builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT, rgb1=(0.4, 0.5, 0.6), rgb2=(0, 0, 0),
-                     width=100, height=100)
-    spec.add_texture(name="grid", type=mujoco.mjtTexture.mjTEXTURE_2D,
-                     builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, rgb1=(0.35, 0.4, 0.45),
-                     rgb2=(0.55, 0.6, 0.65), width=300, height=300)
+    spec.add_texture(
+        name="skybox",
+        type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+        builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT,
+        rgb1=(0.4, 0.5, 0.6),
+        rgb2=(0, 0, 0),
+        width=100,
+        height=100,
+    )
+    spec.add_texture(
+        name="grid",
+        type=mujoco.mjtTexture.mjTEXTURE_2D,
+        builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER,
+        rgb1=(0.35, 0.4, 0.45),
+        rgb2=(0.55, 0.6, 0.65),
+        width=300,
+        height=300,
+    )
     spec.add_material(name="floor", textures=["", "grid"], texrepeat=(20, 20), reflectance=0.1)
     spec.add_material(name="body", rgba=(0.8, 0.6, 0.4, 1.0))
     spec.add_material(name="ball", rgba=(0.9, 0.45, 0.1, 1.0))

@@ -3,6 +3,7 @@
 It mirrors MuJoCo's kinematics for our model (body frames have identity rest orientation,
 hinges sit at body origins) and is tested against ``mujoco.mj_kinematics``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,9 @@ from skillmimic import rotations as rot
 from skillmimic.humanoid import BODY_OFFSETS, BODY_PARENTS, NUM_BODIES
 
 
-def forward_kinematics(root_pos: torch.Tensor, root_rot: torch.Tensor, dof_pos: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_kinematics(
+    root_pos: torch.Tensor, root_rot: torch.Tensor, dof_pos: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """World body positions ``[..., 53, 3]`` and orientations ``[..., 53, 4]``.
 
     ``root_rot`` is a (w, x, y, z) quaternion, ``dof_pos`` the 156 hinge angles.

@@ -3,6 +3,7 @@
 Convention: quaternions are ``(w, x, y, z)`` like MuJoCo, with any leading batch shape.
 The world is z-up. All functions are pure and differentiable.
 """
+
 from __future__ import annotations
 
 import torch
@@ -92,9 +93,15 @@ def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:
     w, x, y, z = normalize(q).unbind(-1)
     return torch.stack(
         (
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
         ),
         dim=-1,
     ).reshape(q.shape[:-1] + (3, 3))

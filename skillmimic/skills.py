@@ -4,6 +4,7 @@ A clip's skill id is the integer formed by the first three characters of its fil
 (``031_...pt`` is a layup); the policy sees it as a one-hot of size ``NUM_SKILL_SLOTS``.
 The names follow the BallPlay folders and SkillMimic-V2 additions.
 """
+
 from __future__ import annotations
 
 from skillmimic.errors import SkillMimicError

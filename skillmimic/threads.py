@@ -22,6 +22,7 @@ Call it once per process before the heavy work (``skillmimic train`` after resol
 ``MujocoSimulator`` calls it too). rl-games' ``Runner`` sets torch's thread count again when it
 loads its params (``min(4, cores)``) unless they contain ``torch_threads: 0``.
 """
+
 from __future__ import annotations
 
 import os

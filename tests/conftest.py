@@ -1,4 +1,5 @@
 """Shared fixtures. Real data comes from $SKILLMIMIC_DATA (``.ci/run`` points it at the shared set)."""
+
 from __future__ import annotations
 
 import shutil
@@ -19,8 +20,10 @@ def pytest_configure(config):
 def data_dir() -> Path:
     root = data_root()
     if not (root / "ballplay-m").is_dir():
-        pytest.fail(f"BallPlay-M not found under {root.resolve()}: set SKILLMIMIC_DATA to the data root "
-                    "or run `skillmimic data fetch ballplay-m`")
+        pytest.fail(
+            f"BallPlay-M not found under {root.resolve()}: set SKILLMIMIC_DATA to the data root "
+            "or run `skillmimic data fetch ballplay-m`"
+        )
     return root
 
 
@@ -50,6 +53,22 @@ def trained(tmp_path_factory, ballplay):
     for rel in CLIPS:
         (motion / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ballplay / rel, motion / rel)
-    assert main(["train", "--motion", str(motion), "--num-envs", "4", "--epochs", "1", "--run", "p",
-                 f"runs_dir={root}", "ppo.units=[64,64]"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--motion",
+                str(motion),
+                "--num-envs",
+                "4",
+                "--epochs",
+                "1",
+                "--run",
+                "p",
+                f"runs_dir={root}",
+                "ppo.units=[64,64]",
+            ]
+        )
+        == 0
+    )
     return motion, root / "p" / "nn" / "last.pth"

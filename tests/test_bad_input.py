@@ -1,4 +1,5 @@
 """Every bad input gives a one-line error that names the thing at fault (never a traceback)."""
+
 import shutil
 
 import pytest

@@ -1,6 +1,7 @@
 """The CUDA path's safety nets, checked on the CPU (the GPU script exercises them on hardware):
 capture without the garbage collector, eager fallback with a warning when capture fails, bench
 refusing an eager number in place of a graph one, and the model's collision choice."""
+
 import gc
 from types import SimpleNamespace
 
@@ -68,9 +69,12 @@ def test_box_feet_use_the_primitive_collider():
     m = build_model()
     assert m.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_NATIVECCD
     kinds = {int(t) for t in m.geom_type}
-    assert kinds == {int(mujoco.mjtGeom.mjGEOM_PLANE), int(mujoco.mjtGeom.mjGEOM_SPHERE),
-                     int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_BOX)}
+    assert kinds == {
+        int(mujoco.mjtGeom.mjGEOM_PLANE),
+        int(mujoco.mjtGeom.mjGEOM_SPHERE),
+        int(mujoco.mjtGeom.mjGEOM_CAPSULE),
+        int(mujoco.mjtGeom.mjGEOM_BOX),
+    }
     # every pair of our geom kinds but box-box is primitive already; box-box becomes so with the flag
-    convex = {k for k, v in MJ_COLLISION_TABLE.items() if v == CollisionType.CONVEX
-              and {int(k[0]), int(k[1])} <= kinds}
+    convex = {k for k, v in MJ_COLLISION_TABLE.items() if v == CollisionType.CONVEX and {int(k[0]), int(k[1])} <= kinds}
     assert convex == {(GeomType.BOX, GeomType.BOX)}

@@ -1,4 +1,5 @@
 """The imitation env: kinematic replay, observation layout and invariance, terminations, divergence."""
+
 import math
 
 import pytest
@@ -74,11 +75,21 @@ def test_each_term_falls_when_its_quantity_is_perturbed(layup_env):
 def test_observation_layout():
     sizes = {k: b - a for k, (a, b) in OBS_LAYOUT.items()}
     assert OBS_SIZE == 882 == sum(sizes.values())
-    assert sizes == {"root_height": 1, "body_pos": 156, "body_rot": 318, "body_vel": 159, "body_ang_vel": 159,
-                     "fingertip_contact": 10, "ball_pos": 3, "ball_rot": 6, "ball_vel": 3, "ball_ang_vel": 3,
-                     "skill": 64}
+    assert sizes == {
+        "root_height": 1,
+        "body_pos": 156,
+        "body_rot": 318,
+        "body_vel": 159,
+        "body_ang_vel": 159,
+        "fingertip_contact": 10,
+        "ball_pos": 3,
+        "ball_rot": 6,
+        "ball_vel": 3,
+        "ball_ang_vel": 3,
+        "skill": 64,
+    }
     bounds = sorted(OBS_LAYOUT.values())
-    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:])) and bounds[0][0] == 0
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False)) and bounds[0][0] == 0
 
 
 def _rotate_scene(s: SimState, yaw: float, shift) -> None:
@@ -98,7 +109,7 @@ def test_observation_is_heading_invariant(layup_env):
     state = SimState.from_motion(env.lib.get(torch.zeros(8, dtype=torch.long), frames))
     env.sim.set_state(torch.arange(8), state)
     obs = env.observe()[:8]
-    assert obs[:, OBS_LAYOUT["fingertip_contact"][0]:OBS_LAYOUT["fingertip_contact"][1]].abs().sum() > 0
+    assert obs[:, OBS_LAYOUT["fingertip_contact"][0] : OBS_LAYOUT["fingertip_contact"][1]].abs().sum() > 0
     _rotate_scene(state, 2.1, [3.0, -1.5, 0.0])
     env.sim.set_state(torch.arange(8), state)
     turned = env.observe()[:8]
@@ -106,8 +117,10 @@ def test_observation_is_heading_invariant(layup_env):
     torch.testing.assert_close(turned[:, :a], obs[:, :a], atol=2e-3, rtol=1e-3)
     assert torch.equal(turned[:, a:b], obs[:, a:b])
     # the world-frame quantities did change, so the comparison means something
-    assert not torch.allclose(env.sim.state().root_pos[:8], SimState.from_motion(
-        env.lib.get(torch.zeros(8, dtype=torch.long), frames)).root_pos)
+    assert not torch.allclose(
+        env.sim.state().root_pos[:8],
+        SimState.from_motion(env.lib.get(torch.zeros(8, dtype=torch.long), frames)).root_pos,
+    )
 
 
 def test_fall_terminates_and_resets(ballplay):
@@ -134,8 +147,12 @@ def test_diverged_world_is_reset_and_counted(layup_env):
 
 def test_episode_length_and_timeouts(ballplay):
     lib = MotionLibrary.load(ballplay / "layup")
-    env = ImitationEnv(lib, make_simulator("mujoco", 4), EnvConfig(episode_length=5, early_termination=False),
-                       RewardConfig(contact_label="data", cg1=0.0))
+    env = ImitationEnv(
+        lib,
+        make_simulator("mujoco", 4),
+        EnvConfig(episode_length=5, early_termination=False),
+        RewardConfig(contact_label="data", cg1=0.0),
+    )
     env.reset()
     assert (env.ep_len <= 5).all()
     # the reference frame of step k is start + k, inside the clip
@@ -182,7 +199,9 @@ def test_reference_targets_beat_zero_actions(layup_env):
             _, r, _, _ = env.step(act)
             rewards.append(r.mean())
         means[name] = float(torch.stack(rewards).mean())
-    print(f"\nfirst 30 steps, mean reward: reference targets {means['reference']:.3f}, zero actions {means['zero']:.3f}")
+    print(
+        f"\nfirst 30 steps, mean reward: reference targets {means['reference']:.3f}, zero actions {means['zero']:.3f}"
+    )
     assert means["reference"] > 2.0 * means["zero"] + 0.02
 
 

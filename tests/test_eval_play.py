@@ -1,4 +1,5 @@
 """Playback, video and evaluation of a trained checkpoint; success criteria on constructed episodes."""
+
 import json
 
 import imageio.v2 as imageio
@@ -11,11 +12,30 @@ from skillmimic.motion import MotionLibrary
 from skillmimic.skills import SKILLS
 from skillmimic.viewer.keys import skill_for_key
 
+
 def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
     motion, ckpt = trained
     out = tmp_path / "eval.json"
-    assert main(["eval", "--checkpoint", str(ckpt), "--motion", str(motion), "--episodes", "2", "--steps", "40",
-                 "--num-envs", "4", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(ckpt),
+                "--motion",
+                str(motion),
+                "--episodes",
+                "2",
+                "--steps",
+                "40",
+                "--num-envs",
+                "4",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "031 layup" in table and "011 dribble_left" in table and "004 pass" in table
     rep = json.loads(out.read_text())
@@ -30,8 +50,29 @@ def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
 def test_play_video_has_the_expected_frames(trained, tmp_path, capsys):
     motion, ckpt = trained
     video = tmp_path / "play.mp4"
-    assert main(["play", "--checkpoint", str(ckpt), "--motion", str(motion), "--skill", "dribble_left",
-                 "--video", str(video), "--seconds", "0.5", "--ghost", "--width", "160", "--height", "120"]) == 0
+    assert (
+        main(
+            [
+                "play",
+                "--checkpoint",
+                str(ckpt),
+                "--motion",
+                str(motion),
+                "--skill",
+                "dribble_left",
+                "--video",
+                str(video),
+                "--seconds",
+                "0.5",
+                "--ghost",
+                "--width",
+                "160",
+                "--height",
+                "120",
+            ]
+        )
+        == 0
+    )
     assert "30 frames" in capsys.readouterr().out
     reader = imageio.get_reader(video)
     assert reader.count_frames() == 30 and reader.get_meta_data()["fps"] == 60
@@ -42,8 +83,25 @@ def test_play_video_has_the_expected_frames(trained, tmp_path, capsys):
 def test_play_dataset(trained, tmp_path, capsys):
     motion, _ = trained
     video = tmp_path / "ref.mp4"
-    assert main(["play", "--dataset", "--motion", str(motion), "--skill", "pass", "--video", str(video),
-                 "--width", "160", "--height", "120"]) == 0
+    assert (
+        main(
+            [
+                "play",
+                "--dataset",
+                "--motion",
+                str(motion),
+                "--skill",
+                "pass",
+                "--video",
+                str(video),
+                "--width",
+                "160",
+                "--height",
+                "120",
+            ]
+        )
+        == 0
+    )
     assert imageio.get_reader(video).count_frames() == 51  # the pass clip only
 
 
@@ -63,8 +121,9 @@ def test_bad_checkpoints_are_refused(trained, tmp_path, ballplay, capsys):
     state["skillmimic"]["obs_size"] = 902
     mismatched = tmp_path / "mismatched.pth"
     torch.save(state, mismatched)
-    err = _error(capsys, ["play", "--checkpoint", str(mismatched), "--motion", str(motion), "--video",
-                          str(tmp_path / "x.mp4")])
+    err = _error(
+        capsys, ["play", "--checkpoint", str(mismatched), "--motion", str(motion), "--video", str(tmp_path / "x.mp4")]
+    )
     assert "902 observation values" in err and "882" in err
     foreign = tmp_path / "foreign.pth"
     torch.save({"model": {}}, foreign)
@@ -82,15 +141,22 @@ def _replay(lib: MotionLibrary, clip: int, fell_at: int | None = None) -> Trajec
     valid = torch.ones(n, 1, dtype=torch.bool)
     if fell_at is not None:  # the humanoid drops to the floor and the episode ends there
         root[fell_at:, 2] = 0.2
-        valid[fell_at + 1:] = False
-    return Trajectory(root[:, None], f.root_vel[:, None], f.ball_pos[:, None], f.ball_vel[:, None], valid,
-                      torch.tensor([fell_at is not None]), f.ball_pos[int(f.ball_pos[:, 2].argmax())][None])
+        valid[fell_at + 1 :] = False
+    return Trajectory(
+        root[:, None],
+        f.root_vel[:, None],
+        f.ball_pos[:, None],
+        f.ball_vel[:, None],
+        valid,
+        torch.tensor([fell_at is not None]),
+        f.ball_pos[int(f.ball_pos[:, 2].argmax())][None],
+    )
 
 
 def test_criteria_pass_the_clips_own_replay_and_fail_a_fall(library):
     passed = {}
     for c in range(library.num_clips):
-        sid = library.skill_ids[c:c + 1]
+        sid = library.skill_ids[c : c + 1]
         passed.setdefault(SKILL_CRITERION[int(sid)], []).append(bool(success(_replay(library, c), sid)))
         fallen = _replay(library, c, fell_at=int(library.lengths[c]) // 3)
         assert not success(fallen, sid), library.names[c]

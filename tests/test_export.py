@@ -1,4 +1,5 @@
 """Checkpoints load without running code from the file; exported policies act like their checkpoint."""
+
 import json
 import os
 import shlex
@@ -54,9 +55,11 @@ def test_a_malicious_checkpoint_is_refused_and_runs_nothing(trained, tmp_path, c
         assert refusal in str(e.value) and "posix.system" in str(e.value) and len(str(e.value).splitlines()) == 1
     with pytest.raises(SkillMimicError, match="refusing to load"):
         Policy(evil)
-    for argv in (["eval", "--checkpoint", str(evil), "--motion", str(motion)],
-                 ["play", "--checkpoint", str(evil), "--motion", str(motion), "--video", str(tmp_path / "x.mp4")],
-                 ["export-policy", "--checkpoint", str(evil), "--out", str(tmp_path / "out.pth")]):
+    for argv in (
+        ["eval", "--checkpoint", str(evil), "--motion", str(motion)],
+        ["play", "--checkpoint", str(evil), "--motion", str(motion), "--video", str(tmp_path / "x.mp4")],
+        ["export-policy", "--checkpoint", str(evil), "--out", str(tmp_path / "out.pth")],
+    ):
         err = _one_line_error(capsys, argv)
         assert str(evil) in err and refusal in err
     # resuming a run whose last checkpoint was replaced
@@ -64,8 +67,9 @@ def test_a_malicious_checkpoint_is_refused_and_runs_nothing(trained, tmp_path, c
     (run / "nn").mkdir(parents=True)
     shutil.copy(ckpt.parents[1] / "config.yaml", run / "config.yaml")
     shutil.copy(evil, run / "nn" / "last.pth")
-    assert refusal in _one_line_error(capsys, ["train", "--run", "r", "--resume", "--epochs", "1",
-                                               f"runs_dir={tmp_path / 'runs'}"])
+    assert refusal in _one_line_error(
+        capsys, ["train", "--run", "r", "--resume", "--epochs", "1", f"runs_dir={tmp_path / 'runs'}"]
+    )
     assert not marker.exists()
     assert not (tmp_path / "out.pth").exists()
 
@@ -119,8 +123,26 @@ def test_exported_policy_acts_like_its_checkpoint(trained, tmp_path, capsys):
     reports = []
     for path in (ckpt, out):
         js = tmp_path / f"{path.stem}.json"
-        assert main(["eval", "--checkpoint", str(path), "--motion", str(motion), "--episodes", "1",
-                     "--steps", "15", "--num-envs", "3", "--json", str(js)]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    "--checkpoint",
+                    str(path),
+                    "--motion",
+                    str(motion),
+                    "--episodes",
+                    "1",
+                    "--steps",
+                    "15",
+                    "--num-envs",
+                    "3",
+                    "--json",
+                    str(js),
+                ]
+            )
+            == 0
+        )
         assert "031 layup" in capsys.readouterr().out
         reports.append(json.loads(js.read_text()))
     assert reports[0]["skills"] == reports[1]["skills"]
@@ -146,8 +168,10 @@ def test_export_of_the_upstream_network_fits_in_10_mb(trained, tmp_path):
     out, half = tmp_path / "big_policy.pth", tmp_path / "big_policy16.pth"
     r = export_policy(big, out)
     r16 = export_policy(big, half, half=True)
-    print(f"\nupstream network: checkpoint {r['source_bytes'] / 1e6:.1f} MB, exported {r['bytes'] / 1e6:.1f} MB, "
-          f"fp16 {r16['bytes'] / 1e6:.1f} MB")
+    print(
+        f"\nupstream network: checkpoint {r['source_bytes'] / 1e6:.1f} MB, exported {r['bytes'] / 1e6:.1f} MB, "
+        f"fp16 {r16['bytes'] / 1e6:.1f} MB"
+    )
     assert r["bytes"] <= 10e6 and r16["bytes"] <= 5e6 and r["bytes"] < big.stat().st_size / 3
     obs = torch.randn(16, OBS_SIZE, generator=torch.Generator().manual_seed(1))
     a = Policy(big).act(obs)

@@ -1,8 +1,10 @@
 """The one GPU command's CPU dry run: every stage runs, on tiny sizes, so the GPU call never dies
 on a typo; and what it leaves in $OUT fits what a device call brings back (<= 8 files)."""
+
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,14 +15,22 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_gpu_script_dry_run(tmp_path):
     out = tmp_path / "out"
-    p = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--device", "cpu", "--tiny", "--out", str(out)],
-                       capture_output=True, text=True, timeout=900, cwd=tmp_path, env={**os.environ, "OUT": ""})
+    p = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--device", "cpu", "--tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+        env={**os.environ, "OUT": "", "PYTHON": sys.executable},
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     res = json.loads((out / "gpu.json").read_text())
     assert res["failed"] == []
     names = [s["name"] for s in res["stages"]]
     assert names == ["sim-graph", "sim-eager", "env-8", "train", "export", "eval"]
-    assert [r["envs"] for r in res["sim-graph"]] == [8, 16] and all(r["world_steps_per_s"] > 0 for r in res["sim-graph"])
+    assert [r["envs"] for r in res["sim-graph"]] == [8, 16] and all(
+        r["world_steps_per_s"] > 0 for r in res["sim-graph"]
+    )
     assert res["sim-eager"][0]["graph"] is False and res["env-8"]["env_steps_per_s"] > 0
     assert res["train_epochs"] and res["train_epochs"][-1].startswith("epoch ")
     assert 0.0 <= res["eval"]["normalized_reward"] <= 1.0 and res["eval"]["episodes"] == 2

@@ -2,7 +2,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from skillmimic.humanoid import (BALL_RADIUS, BODY_NAMES, DOF_KD, DOF_KP, REAL_BALL, SceneConfig, build_model)
+from skillmimic.humanoid import BALL_RADIUS, BODY_NAMES, DOF_KD, DOF_KP, REAL_BALL, SceneConfig, build_model
 
 
 def test_structure_and_gains():

@@ -12,11 +12,28 @@ from skillmimic.motion import MotionLibrary
 from skillmimic.motion.ballplay import read_ballplay
 from skillmimic.sim.state import SimState, state_to_qpos_qvel
 
-# BallPlay-M folder -> skill id (UPSTREAM.md 1.4)
-FOLDER_SKILL = {"pick_40": 1, "rebound": 2, "catch": 3, "pass": 4, "shot_style1": 5, "shot_style2": 6,
-                "shot_style3": 7, "lrun": 11, "rrun": 12, "run": 13, "turnhook": 23, "layup": 31,
-                "turnlayup": 34, "rturn2lhand": 40, "back": 41, "turn": 42, "legturn": 43,
-                "lleg_style1": 44, "lleg_style2": 45}
+# BallPlay-M folder -> skill id: the first three characters of each clip file name
+FOLDER_SKILL = {
+    "pick_40": 1,
+    "rebound": 2,
+    "catch": 3,
+    "pass": 4,
+    "shot_style1": 5,
+    "shot_style2": 6,
+    "shot_style3": 7,
+    "lrun": 11,
+    "rrun": 12,
+    "run": 13,
+    "turnhook": 23,
+    "layup": 31,
+    "turnlayup": 34,
+    "rturn2lhand": 40,
+    "back": 41,
+    "turn": 42,
+    "legturn": 43,
+    "lleg_style1": 44,
+    "lleg_style2": 45,
+}
 
 
 def test_inspect_lists_all_clips_with_skill_ids(ballplay, capsys):
@@ -42,8 +59,10 @@ def test_inspect_by_dataset_name(capsys, data_dir):
 def test_forward_kinematics_matches_recorded_body_positions(library):
     err = (library.frames.body_pos - library.recorded_body_pos).norm(dim=-1)
     mean = err.mean().item()
-    print(f"\nFK of converted joints vs recorded body positions over {library.num_frames} BallPlay-M "
-          f"frames: mean {100 * mean:.2f} cm, 95th pct {100 * err.quantile(0.95).item():.2f} cm")
+    print(
+        f"\nFK of converted joints vs recorded body positions over {library.num_frames} BallPlay-M "
+        f"frames: mean {100 * mean:.2f} cm, 95th pct {100 * err.quantile(0.95).item():.2f} cm"
+    )
     assert mean < 0.04
 
 
@@ -85,7 +104,7 @@ def test_library_lookup_and_velocities(library):
     p = library.frames.root_pos
     assert torch.allclose(s.root_vel[1], (p[row + 81] - p[row + 79]) * 30.0, atol=1e-4)
     # root quaternions are sign-continuous within the clip
-    q = library.frames.root_rot[row:row + 161]
+    q = library.frames.root_rot[row : row + 161]
     assert ((q[1:] * q[:-1]).sum(-1) > 0).all()
     # world-frame angular velocity integrates the rotation: q(t+1) ~ exp(w dt) q(t)
     w = library.frames.root_ang_vel[row + 80]
@@ -118,7 +137,9 @@ def test_ball_retargeting_meets_the_hands(library, ballplay):
     assert (nearest[~contact] >= CLEARANCE - 2e-4).float().mean() > 0.95
     assert (before.min(dim=1).values[contact] < 0).float().mean() < 0.8
     moved = (f.ball_pos - raw.frames.ball_pos).norm(dim=-1)
-    print(f"\nball retargeting: moved {100 * moved.mean():.2f} cm on average "
-          f"(median {100 * moved.median():.2f} cm); contact frames with the ball on a hand before: "
-          f"{(before.min(dim=1).values[contact] < 0).float().mean():.2%}")
+    print(
+        f"\nball retargeting: moved {100 * moved.mean():.2f} cm on average "
+        f"(median {100 * moved.median():.2f} cm); contact frames with the ball on a hand before: "
+        f"{(before.min(dim=1).values[contact] < 0).float().mean():.2%}"
+    )
     assert moved.median() < 0.02

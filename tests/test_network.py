@@ -1,4 +1,5 @@
 """CPU speed paths: oneDNN dense layers (same results as torch.nn.Linear) and the thread budget."""
+
 import copy
 
 import pytest
@@ -12,8 +13,9 @@ from skillmimic.learning import network
 def test_onednn_linear_matches_torch_linear(monkeypatch):
     monkeypatch.setattr(network, "ONEDNN_LINEAR", True)  # opt-in (SKILLMIMIC_ONEDNN_LINEAR=1)
     torch.manual_seed(0)
-    ref = torch.nn.Sequential(torch.nn.Linear(882, 256), torch.nn.ReLU(), torch.nn.Linear(256, 64), torch.nn.ReLU(),
-                              torch.nn.Linear(64, 1))
+    ref = torch.nn.Sequential(
+        torch.nn.Linear(882, 256), torch.nn.ReLU(), torch.nn.Linear(256, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1)
+    )
     fast = copy.deepcopy(ref)
     assert network.use_onednn_linear(fast) == 3 and isinstance(fast[0], network.OneDNNLinear)
     assert list(fast.state_dict()) == list(ref.state_dict())
@@ -28,11 +30,12 @@ def test_onednn_linear_matches_torch_linear(monkeypatch):
     (ya, gxa, gpa), (yb, gxb, gpb) = outs
     torch.testing.assert_close(yb, ya, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(gxb, gxa, rtol=1e-4, atol=1e-6)
-    for a, b in zip(gpa, gpb):
+    for a, b in zip(gpa, gpb, strict=True):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
     # leading dims, no-grad inference, and float64 (falls back to torch) all work
-    torch.testing.assert_close(fast(x.detach().reshape(2, 64, 882)), ref(x.detach().reshape(2, 64, 882)),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        fast(x.detach().reshape(2, 64, 882)), ref(x.detach().reshape(2, 64, 882)), rtol=1e-5, atol=1e-5
+    )
     with torch.no_grad():
         torch.testing.assert_close(fast(x[:3]), ref(x[:3]), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(copy.deepcopy(fast).double()(x.double()), copy.deepcopy(ref).double()(x.double()))
@@ -44,8 +47,11 @@ def test_actor_critic_uses_onednn_layers():
     from skillmimic.config import PPOConfig
 
     network.register()
-    net = model_builder.ModelBuilder().load(network.network_params(PPOConfig(units=[32, 16]))).build(
-        {"actions_num": 156, "input_shape": (882,), "num_seqs": 1, "value_size": 1})
+    net = (
+        model_builder.ModelBuilder()
+        .load(network.network_params(PPOConfig(units=[32, 16])))
+        .build({"actions_num": 156, "input_shape": (882,), "num_seqs": 1, "value_size": 1})
+    )
     kinds = {type(m) for m in net.modules() if isinstance(m, torch.nn.Linear)}
     assert kinds == ({network.OneDNNLinear} if network.ONEDNN_LINEAR else {torch.nn.Linear})
 

@@ -1,5 +1,6 @@
 """The training observer sums per-step values on the device and reads them once per epoch: its
 per-epoch numbers must be exactly what the per-step values add up to."""
+
 from types import SimpleNamespace
 
 import torch
@@ -27,8 +28,13 @@ def test_epoch_numbers_are_the_sums_of_the_steps(ballplay, capsys):
     # a termination height above the standing pelvis: every healthy world falls at every step
     env = ImitationEnv(lib, make_simulator("mujoco", n), EnvConfig(termination_height=1.5))
     env.reset()
-    algo = SimpleNamespace(writer=_Writer(), frame=0, curr_frames=n * steps, vec_env=SimpleNamespace(env=env),
-                           game_lengths=SimpleNamespace(current_size=1, get_mean=lambda: torch.tensor(7.0)))
+    algo = SimpleNamespace(
+        writer=_Writer(),
+        frame=0,
+        curr_frames=n * steps,
+        vec_env=SimpleNamespace(env=env),
+        game_lengths=SimpleNamespace(current_size=1, get_mean=lambda: torch.tensor(7.0)),
+    )
     observer = ProgressObserver(max_epochs=1)
     observer.after_init(algo)
     g = torch.Generator().manual_seed(0)
@@ -62,3 +68,26 @@ def test_epoch_numbers_are_the_sums_of_the_steps(ballplay, capsys):
     assert observer.summary().startswith(f"1 epochs, {n * steps:,} samples")
     # the next epoch starts from zero
     assert observer.steps == 0 and observer._sums is None
+
+
+def test_overflow_warning_is_printed_once_and_the_env_keeps_its_report(ballplay, capsys):
+    lib = MotionLibrary.load(ballplay / "layup")
+    env = ImitationEnv(lib, make_simulator("mujoco", 2))
+    env.reset()
+    env.overflow_message = "MuJoCo Warp buffers overflowed in 1 of 2 worlds: raise sim.nconmax (now 64)"
+    algo = SimpleNamespace(
+        writer=_Writer(),
+        frame=0,
+        curr_frames=2,
+        vec_env=SimpleNamespace(env=env),
+        game_lengths=SimpleNamespace(current_size=0),
+    )
+    observer = ProgressObserver(max_epochs=2)
+    observer.after_init(algo)
+    for epoch in (1, 2):
+        _, _, _, info = env.step(torch.zeros(2, env.num_actions))
+        observer.process_infos({"step": info}, None)
+        observer.after_print_stats(algo.frame, epoch, 0.0)
+    out = capsys.readouterr().out
+    assert out.count("warning: MuJoCo Warp buffers overflowed") == 1
+    assert env.overflow_message is not None  # the observer reads the env, it does not reset it

@@ -1,4 +1,5 @@
 """CI runs exactly the README's commands: every command in .ci/run's README sections is in README.md."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

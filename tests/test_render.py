@@ -5,8 +5,10 @@ from skillmimic.cli import main
 
 def test_data_render_writes_playable_mp4(tmp_path, ballplay, capsys):
     video = tmp_path / "pass.mp4"
-    assert main(["data", "render", str(ballplay / "pass"), "--video", str(video),
-                 "--width", "160", "--height", "120"]) == 0
+    assert (
+        main(["data", "render", str(ballplay / "pass"), "--video", str(video), "--width", "160", "--height", "120"])
+        == 0
+    )
     assert "51 frames" in capsys.readouterr().out
     reader = imageio.get_reader(video)
     assert reader.count_frames() == 51

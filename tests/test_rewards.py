@@ -1,5 +1,6 @@
 """Each reward term against hand-computed values: it is 1 on a perfect match and falls by the
 expected amount when only its own quantity is perturbed."""
+
 import math
 
 import pytest
@@ -13,14 +14,23 @@ W = {"p": 20.0, "r": 20.0, "op": 1.0, "ig": 20.0, "cg1": 5.0, "cg2": 5.0}
 
 def _ref() -> HOIState:
     g = torch.Generator().manual_seed(0)
-    return HOIState(nodes=torch.randn(1, 18, 3, generator=g),
-                    rotations=rot.normalize(torch.randn(1, 53, 4, generator=g)),
-                    ball_pos=torch.randn(1, 3, generator=g), ball_contact=torch.ones(1), body_contact=torch.zeros(1))
+    return HOIState(
+        nodes=torch.randn(1, 18, 3, generator=g),
+        rotations=rot.normalize(torch.randn(1, 53, 4, generator=g)),
+        ball_pos=torch.randn(1, 3, generator=g),
+        ball_contact=torch.ones(1),
+        body_contact=torch.zeros(1),
+    )
 
 
 def _copy(s: HOIState, **kw) -> HOIState:
-    d = dict(nodes=s.nodes.clone(), rotations=s.rotations.clone(), ball_pos=s.ball_pos.clone(),
-             ball_contact=s.ball_contact.clone(), body_contact=s.body_contact.clone())
+    d = dict(
+        nodes=s.nodes.clone(),
+        rotations=s.rotations.clone(),
+        ball_pos=s.ball_pos.clone(),
+        ball_contact=s.ball_contact.clone(),
+        body_contact=s.body_contact.clone(),
+    )
     d.update(kw)
     return HOIState(**d)
 

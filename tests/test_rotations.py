@@ -16,7 +16,9 @@ def test_rotvec_roundtrip_and_matrix():
     assert (rv.norm(dim=-1) <= math.pi + 1e-9).all()
     q2 = rot.quat_from_rotvec(rv)
     # same rotation (q and -q are equal rotations)
-    assert torch.allclose(rot.quat_angle(rot.quat_mul(q, rot.quat_conj(q2))), torch.zeros(500, dtype=q.dtype), atol=1e-7)
+    assert torch.allclose(
+        rot.quat_angle(rot.quat_mul(q, rot.quat_conj(q2))), torch.zeros(500, dtype=q.dtype), atol=1e-7
+    )
     v = torch.randn(500, 3, dtype=q.dtype)
     assert torch.allclose(rot.quat_rotate(q, v), (rot.quat_to_matrix(q) @ v.unsqueeze(-1)).squeeze(-1), atol=1e-12)
 
@@ -48,8 +50,10 @@ def test_quat_from_hinges_is_the_product_of_three_hinges():
     g = torch.Generator().manual_seed(3)
     for dtype in (torch.float32, torch.float64):
         angles = (torch.rand(256, 52, 3, generator=g, dtype=torch.float64) * 4 - 2).mul(math.pi).to(dtype)
-        product = rot.quat_mul(rot.quat_mul(rot.axis_angle_quat(0, angles[..., 0]), rot.axis_angle_quat(1, angles[..., 1])),
-                               rot.axis_angle_quat(2, angles[..., 2]))
+        product = rot.quat_mul(
+            rot.quat_mul(rot.axis_angle_quat(0, angles[..., 0]), rot.axis_angle_quat(1, angles[..., 1])),
+            rot.axis_angle_quat(2, angles[..., 2]),
+        )
         closed = rot.quat_from_hinges(angles)
         assert closed.shape == (256, 52, 4) and closed.dtype == dtype
         assert torch.equal(closed, product)

@@ -1,4 +1,5 @@
 """Simulator layer: MuJoCo Warp (CPU device) against MuJoCo C on identical inputs, resets, NaN, contacts."""
+
 import pytest
 import torch
 
@@ -62,8 +63,10 @@ def test_parity_contact_rich_clip_frames(layup):
         a, b = sims["mujoco"], sims["mjwarp"]
         worst = torch.maximum(worst, (a.bodies().pos - b.bodies().pos).norm(dim=-1).max(dim=1).values)
         worst = torch.maximum(worst, (a.state().ball_pos - b.state().ball_pos).norm(dim=-1))
-    print(f"\nlayup frames {frames.tolist()}, 30 control steps: max body/ball difference per world "
-          f"{[f'{1000 * w:.3f} mm' for w in worst.tolist()]}")
+    print(
+        f"\nlayup frames {frames.tolist()}, 30 control steps: max body/ball difference per world "
+        f"{[f'{1000 * w:.3f} mm' for w in worst.tolist()]}"
+    )
     assert worst.max() < 5e-3
 
 
@@ -146,8 +149,9 @@ def test_contact_readout_constructed_cases(backend):
 
 def test_overflow_is_detected_and_names_the_setting(layup):
     sim = make_simulator("mjwarp", 2, "cpu", cfg=SimConfig(nconmax=2, njmax=256))
-    sim.set_state(torch.arange(2), SimState.from_motion(layup.get(torch.zeros(2, dtype=torch.long),
-                                                                   torch.tensor([10, 40]))))
+    sim.set_state(
+        torch.arange(2), SimState.from_motion(layup.get(torch.zeros(2, dtype=torch.long), torch.tensor([10, 40])))
+    )
     assert sim.diverged().any()
     msg = sim.overflow_report()
     assert msg is not None and "sim.nconmax (now 2)" in msg
@@ -164,8 +168,12 @@ def test_bad_arguments(capsys):
 
 def test_bench_sim_json(tmp_path, capsys):
     out = tmp_path / "b.json"
-    assert main(["bench", "sim", "--backend", "mujoco", "--envs", "4", "--steps", "5", "--warmup", "1",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            ["bench", "sim", "--backend", "mujoco", "--envs", "4", "--steps", "5", "--warmup", "1", "--json", str(out)]
+        )
+        == 0
+    )
     import json
 
     r = json.loads(out.read_text())

@@ -1,7 +1,8 @@
 """End-to-end training with rl-games on the CPU: outputs, resume, checkpoints, learning signal."""
+
 import subprocess
-import time
 import sys
+import time
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from skillmimic.cli import main
 from skillmimic.config import load_config
+from skillmimic.errors import SkillMimicError
 from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
 
 SMALL = ["ppo.units=[64,64]", "ppo.save_frequency=1"]
@@ -21,16 +23,33 @@ def _scalars(run_dir, tag):
 
 
 def test_train_writes_config_events_checkpoint_and_resumes(tmp_path, data_dir, capsys, monkeypatch):
-    args = ["train", "--motion", "ballplay-m/layup", "--num-envs", "4", "--epochs", "2", "--run", "e2e",
-            f"runs_dir={tmp_path}", *SMALL]
+    args = [
+        "train",
+        "--motion",
+        "ballplay-m/layup",
+        "--num-envs",
+        "4",
+        "--epochs",
+        "2",
+        "--run",
+        "e2e",
+        f"runs_dir={tmp_path}",
+        *SMALL,
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out and "samples/s" in out and "reward" in out
     run = tmp_path / "e2e"
     cfg = load_config([run / "config.yaml"])
     assert cfg.num_envs == 4 and cfg.motion == "ballplay-m/layup" and cfg.sim.backend == "mujoco"
-    for tag in ("reward/step_mean", "reward_terms/p", "reward_terms/cg2", "episode/length",
-                "resets/diverged", "performance/samples_per_s"):
+    for tag in (
+        "reward/step_mean",
+        "reward_terms/p",
+        "reward_terms/cg2",
+        "episode/length",
+        "resets/diverged",
+        "performance/samples_per_s",
+    ):
         assert len(_scalars(run, tag)) == 2, tag
     ckpt = load_checkpoint(run / "nn" / "last.pth")
     assert ckpt["epoch"] == 2 and ckpt["skillmimic"]["obs_size"] == 882
@@ -69,10 +88,14 @@ def test_bad_training_input(tmp_path, data_dir, capsys):
     assert "ppo.learnin_rate" in err(["train", "--motion", "ballplay-m/layup", "ppo.learnin_rate=1"])
     assert "no motion given" in err(["train", "--epochs", "1", f"runs_dir={tmp_path}"])
     assert "not found" in err(["train", "--run", "nope", "--resume", f"runs_dir={tmp_path}"])
-    assert "CUDA is not available" in err(["train", "--motion", "ballplay-m/layup", "--device", "cuda"]) \
-        if not torch.cuda.is_available() else True
-    assert "num_minibatches" in err(["train", "--motion", "ballplay-m/layup", "--num-envs", "3",
-                                     "ppo.horizon_length=5", f"runs_dir={tmp_path}"])
+    assert (
+        "CUDA is not available" in err(["train", "--motion", "ballplay-m/layup", "--device", "cuda"])
+        if not torch.cuda.is_available()
+        else True
+    )
+    assert "num_minibatches" in err(
+        ["train", "--motion", "ballplay-m/layup", "--num-envs", "3", "ppo.horizon_length=5", f"runs_dir={tmp_path}"]
+    )
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
@@ -103,6 +126,8 @@ def test_yaml_presets_load():
     big = load_config(["train/skillmimic.yaml"])
     assert big.num_envs == 2048 and big.ppo.learning_rate == 2e-5 and big.ppo.units == [1024, 512, 512]
     assert big.num_envs * big.ppo.horizon_length // big.ppo.num_minibatches == 16384
+    with pytest.raises(SkillMimicError, match=r"train/nope.yaml.*presets: train/fast.yaml, train/skillmimic.yaml"):
+        load_config(["train/nope.yaml"])
 
 
 @pytest.mark.slow
@@ -110,9 +135,27 @@ def test_learning_signal_on_a_short_clip(tmp_path, data_dir):
     """Seeded CPU run on the pass clip: late epochs score clearly higher than the first ones."""
     # A smaller network, a larger learning rate and more action noise than the upstream defaults,
     # so that ~80k samples (about two minutes here) show the trend.
-    cmd = [sys.executable, "-m", "skillmimic", "train", "--motion", "ballplay-m/pass", "--num-envs", "32",
-           "--epochs", "80", "--run", "learn", "--seed", "1", f"runs_dir={tmp_path}",
-           "ppo.units=[256,256]", "ppo.learning_rate=1e-3", "ppo.log_std=-1.6", "ppo.save_frequency=100"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "skillmimic",
+        "train",
+        "--motion",
+        "ballplay-m/pass",
+        "--num-envs",
+        "32",
+        "--epochs",
+        "80",
+        "--run",
+        "learn",
+        "--seed",
+        "1",
+        f"runs_dir={tmp_path}",
+        "ppo.units=[256,256]",
+        "ppo.learning_rate=1e-3",
+        "ppo.log_std=-1.6",
+        "ppo.save_frequency=100",
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=900)
     rewards = _scalars(tmp_path / "learn", "reward/step_mean_by_epoch")
     first, last = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10

@@ -1,4 +1,5 @@
 """Time-boxed training (``--minutes``) and the fast preset's options."""
+
 import math
 import time
 
@@ -12,8 +13,25 @@ SMALL = ["ppo.units=[64,64]"]
 
 def test_minutes_stops_cleanly_saves_and_summarises(tmp_path, data_dir, capsys):
     t0 = time.monotonic()
-    assert main(["train", "--motion", "ballplay-m/layup", "--num-envs", "4", "--minutes", "0.05", "--run", "m",
-                 f"runs_dir={tmp_path}", "ppo.horizon_length=4", *SMALL]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--motion",
+                "ballplay-m/layup",
+                "--num-envs",
+                "4",
+                "--minutes",
+                "0.05",
+                "--run",
+                "m",
+                f"runs_dir={tmp_path}",
+                "ppo.horizon_length=4",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
     wall = time.monotonic() - t0
     out = capsys.readouterr().out
     ckpt = load_checkpoint(tmp_path / "m" / "nn" / "last.pth")
@@ -30,9 +48,27 @@ def test_fast_preset_loads_and_mean_pose_initialises_the_action_bias(tmp_path, b
     cfg = load_config(["train/fast.yaml"])
     assert cfg.ppo.mu_init == "mean_pose" and cfg.env.termination_distance > 0
     # learning rate 0: after one epoch the bias is still exactly what the initialisation wrote
-    assert main(["train", "--motion", "ballplay-m/layup", "--num-envs", "4", "--epochs", "1", "--run", "b",
-                 f"runs_dir={tmp_path}", "ppo.horizon_length=4", "ppo.mu_init=mean_pose",
-                 "ppo.learning_rate=0.0", *SMALL]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--motion",
+                "ballplay-m/layup",
+                "--num-envs",
+                "4",
+                "--epochs",
+                "1",
+                "--run",
+                "b",
+                f"runs_dir={tmp_path}",
+                "ppo.horizon_length=4",
+                "ppo.mu_init=mean_pose",
+                "ppo.learning_rate=0.0",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
     bias = load_checkpoint(tmp_path / "b" / "nn" / "last.pth")["model"]["a2c_network.mu.bias"]
     lib = MotionLibrary.load(ballplay / "layup")
     expected = (lib.frames.dof_pos.mean(dim=0) / math.pi).clamp(-1, 1)

@@ -8,6 +8,7 @@ Nothing read is stale: the simulator refreshes derived quantities after a step a
 Worlds that diverge (non-finite or runaway state, buffer overflow) get reward 0, terminate,
 are reset and counted; they never stop training.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,10 +68,18 @@ class StepInfo:
 
 
 class ImitationEnv:
-    def __init__(self, lib: MotionLibrary, sim: Simulator, env_cfg: EnvConfig = EnvConfig(),
-                 reward_cfg: RewardConfig = RewardConfig(), seed: int = 0, sampler=None):
+    def __init__(
+        self,
+        lib: MotionLibrary,
+        sim: Simulator,
+        env_cfg: EnvConfig | None = None,
+        reward_cfg: RewardConfig | None = None,
+        seed: int = 0,
+        sampler=None,
+    ):
         if lib.device != sim.device:
             raise ValueError(f"motion library on {lib.device} but simulator on {sim.device}")
+        env_cfg, reward_cfg = env_cfg or EnvConfig(), reward_cfg or RewardConfig()
         self.lib, self.sim, self.cfg, self.reward_cfg = lib, sim, env_cfg, reward_cfg
         self.num_envs = sim.num_worlds
         self.device = sim.device
@@ -89,12 +98,12 @@ class ImitationEnv:
         self._counts = torch.zeros(len(COUNTERS), dtype=torch.long, device=dev)  # totals, on the device
         # only backends with fixed-size buffers (MuJoCo Warp) have an overflow to report
         self._reports_overflow = type(sim).overflow_report is not Simulator.overflow_report
-        self.overflow_message: str | None = None
+        self.overflow_message: str | None = None  # the first buffer-overflow report of this env
 
     @property
     def totals(self) -> dict[str, int]:
         """Episodes ended by each cause (``COUNTERS``) since the env was made; reads the device."""
-        return dict(zip(COUNTERS, self._counts.tolist()))
+        return dict(zip(COUNTERS, self._counts.tolist(), strict=True))
 
     # --- reference contact labels --------------------------------------------------------
     def _reference_contacts(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,8 +173,15 @@ class ImitationEnv:
         reward = torch.where(diverged, torch.zeros_like(reward), reward)
         done = terminated | time_out
 
-        info = StepInfo(time_outs=time_out, fell=fell, drifted=drifted, diverged=diverged, state=snap.state, reward=reward.mean(),
-                        terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()})
+        info = StepInfo(
+            time_outs=time_out,
+            fell=fell,
+            drifted=drifted,
+            diverged=diverged,
+            state=snap.state,
+            reward=reward.mean(),
+            terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()},
+        )
         self._counts += torch.stack((fell.sum(), diverged.sum(), time_out.sum()))  # order of COUNTERS
         reset = done.nonzero().flatten()
         if reset.numel():
@@ -182,8 +198,11 @@ class ImitationEnv:
         return self.lib.get(self.clip, self.start + self.progress)
 
     def read(self) -> Snapshot:
-        return Snapshot(self.sim.state(), self.sim.bodies(),
-                        self.sim.contacts(self.reward_cfg.contact_threshold, self.reward_cfg.contact_depth))
+        return Snapshot(
+            self.sim.state(),
+            self.sim.bodies(),
+            self.sim.contacts(self.reward_cfg.contact_threshold, self.reward_cfg.contact_depth),
+        )
 
     def compute_reward(self, snap: Snapshot | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Reward of the simulator state (default: read now) against the current reference frame."""
@@ -195,8 +214,14 @@ class ImitationEnv:
         ref = self.lib.frames.index(rows)
         s, b = snap.state, snap.bodies
         sim_hoi = hoi_state(b.pos, b.rot[:, 0], s.dof_pos, s.ball_pos, *contact_flags(snap.contacts))
-        ref_hoi = hoi_state(ref.body_pos, ref.root_rot, ref.dof_pos, ref.ball_pos, self.ref_ball_contact[rows],
-                            self.ref_body_contact[rows])
+        ref_hoi = hoi_state(
+            ref.body_pos,
+            ref.root_rot,
+            ref.dof_pos,
+            ref.ball_pos,
+            self.ref_ball_contact[rows],
+            self.ref_body_contact[rows],
+        )
         return sim_hoi, ref_hoi
 
     # --- observations --------------------------------------------------------------------
@@ -204,7 +229,11 @@ class ImitationEnv:
         snap = snap or self.read()
         s, b, c = snap.state, snap.bodies, snap.contacts
         fingers = obs_fn.fingertip_forces(c.ball_body_force, self.cfg.fingertip_force_clip)
-        return torch.cat((obs_fn.humanoid_obs(b.pos, b.rot, b.vel, b.ang_vel, fingers),
-                          obs_fn.ball_obs(b.pos[:, 0], b.rot[:, 0], s.ball_pos, s.ball_rot, s.ball_vel, s.ball_ang_vel),
-                          obs_fn.skill_one_hot(self.skill)), dim=1)
-
+        return torch.cat(
+            (
+                obs_fn.humanoid_obs(b.pos, b.rot, b.vel, b.ang_vel, fingers),
+                obs_fn.ball_obs(b.pos[:, 0], b.rot[:, 0], s.ball_pos, s.ball_rot, s.ball_vel, s.ball_ang_vel),
+                obs_fn.skill_one_hot(self.skill),
+            ),
+            dim=1,
+        )

@@ -3,6 +3,7 @@
 Indexing with a Python list builds an index tensor (and on CUDA copies it to the device) on
 every call; the env indexes the same few lists every step.
 """
+
 from __future__ import annotations
 
 import functools
@@ -10,7 +11,7 @@ import functools
 import torch
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def index_tensor(ids: tuple[int, ...], device: torch.device) -> torch.Tensor:
     """``ids`` as a long tensor on ``device`` (cached; do not modify it)."""
     return torch.tensor(ids, dtype=torch.long, device=device)

@@ -21,19 +21,30 @@ part unchanged.
 Upstream (902 values) feeds raw world-frame fingertip force vectors (30); we use the ball
 contact force per fingertip, which is heading-invariant and says what the hand holds.
 """
+
 from __future__ import annotations
 
 import torch
 
 from skillmimic import rotations as rot
 from skillmimic.envs.indexing import take
-from skillmimic.humanoid import FINGERTIPS, body_index
+from skillmimic.humanoid import FINGERTIPS, NUM_BODIES, body_index
 from skillmimic.skills import NUM_SKILL_SLOTS
 
 FINGERTIP_IDS = tuple(body_index(n) for n in FINGERTIPS)
-_PARTS = (("root_height", 1), ("body_pos", 156), ("body_rot", 318), ("body_vel", 159), ("body_ang_vel", 159),
-          ("fingertip_contact", 10), ("ball_pos", 3), ("ball_rot", 6), ("ball_vel", 3), ("ball_ang_vel", 3),
-          ("skill", NUM_SKILL_SLOTS))
+_PARTS = (
+    ("root_height", 1),
+    ("body_pos", 3 * (NUM_BODIES - 1)),
+    ("body_rot", 6 * NUM_BODIES),
+    ("body_vel", 3 * NUM_BODIES),
+    ("body_ang_vel", 3 * NUM_BODIES),
+    ("fingertip_contact", len(FINGERTIPS)),
+    ("ball_pos", 3),
+    ("ball_rot", 6),
+    ("ball_vel", 3),
+    ("ball_ang_vel", 3),
+    ("skill", NUM_SKILL_SLOTS),
+)
 OBS_LAYOUT: dict[str, tuple[int, int]] = {}
 _start = 0
 for _name, _size in _PARTS:
@@ -54,9 +65,17 @@ def humanoid_obs(body_pos, body_rot, body_vel, body_ang_vel, fingertip_force) ->
     root = body_pos[:, :1]
     local_pos = rot.quat_rotate(inv, body_pos[:, 1:] - root)
     local_rot = rot.tan_norm(rot.quat_mul(inv.expand_as(body_rot), body_rot))
-    return torch.cat((body_pos[:, 0, 2:3], local_pos.reshape(n, -1), local_rot.reshape(n, -1),
-                      rot.quat_rotate(inv, body_vel).reshape(n, -1), rot.quat_rotate(inv, body_ang_vel).reshape(n, -1),
-                      fingertip_force), dim=1)
+    return torch.cat(
+        (
+            body_pos[:, 0, 2:3],
+            local_pos.reshape(n, -1),
+            local_rot.reshape(n, -1),
+            rot.quat_rotate(inv, body_vel).reshape(n, -1),
+            rot.quat_rotate(inv, body_ang_vel).reshape(n, -1),
+            fingertip_force,
+        ),
+        dim=1,
+    )
 
 
 def ball_obs(root_pos, root_rot, ball_pos, ball_rot, ball_vel, ball_ang_vel) -> torch.Tensor:
@@ -66,8 +85,15 @@ def ball_obs(root_pos, root_rot, ball_pos, ball_rot, ball_vel, ball_ang_vel) -> 
     offset = torch.cat((offset[:, :2], torch.zeros_like(offset[:, 2:])), dim=1)
     local = rot.quat_rotate(inv, offset)
     local = torch.cat((local[:, :2], ball_pos[:, 2:3]), dim=1)
-    return torch.cat((local, rot.tan_norm(rot.quat_mul(inv, ball_rot)), rot.quat_rotate(inv, ball_vel),
-                      rot.quat_rotate(inv, ball_ang_vel)), dim=1)
+    return torch.cat(
+        (
+            local,
+            rot.tan_norm(rot.quat_mul(inv, ball_rot)),
+            rot.quat_rotate(inv, ball_vel),
+            rot.quat_rotate(inv, ball_ang_vel),
+        ),
+        dim=1,
+    )
 
 
 def skill_one_hot(skill_ids: torch.Tensor) -> torch.Tensor:

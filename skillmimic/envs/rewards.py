@@ -14,6 +14,7 @@ Errors (means of squares):
      reference has no such contact (upstream's reference is always 0);
 - cg2 hand-ball contact: |sim - reference label|.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,13 @@ class HOIState:
 
 def hoi_state(body_pos, root_rot, dof_pos, ball_pos, ball_contact, body_contact) -> HOIState:
     joints = rot.quat_from_hinges(dof_pos.reshape(dof_pos.shape[0], -1, 3))
-    return HOIState(nodes=take(body_pos, 1, KEY_IDS), rotations=torch.cat((root_rot.unsqueeze(1), joints), dim=1),
-                    ball_pos=ball_pos, ball_contact=ball_contact.float(), body_contact=body_contact.float())
+    return HOIState(
+        nodes=take(body_pos, 1, KEY_IDS),
+        rotations=torch.cat((root_rot.unsqueeze(1), joints), dim=1),
+        ball_pos=ball_pos,
+        ball_contact=ball_contact.float(),
+        body_contact=body_contact.float(),
+    )
 
 
 def position_error(sim: HOIState, ref: HOIState) -> torch.Tensor:
@@ -76,8 +82,14 @@ def ball_contact_error(sim: HOIState, ref: HOIState) -> torch.Tensor:
     return (sim.ball_contact - ref.ball_contact).abs()
 
 
-ERRORS = {"p": position_error, "r": rotation_error, "op": ball_position_error, "ig": interaction_graph_error,
-          "cg1": body_contact_error, "cg2": ball_contact_error}
+ERRORS = {
+    "p": position_error,
+    "r": rotation_error,
+    "op": ball_position_error,
+    "ig": interaction_graph_error,
+    "cg1": body_contact_error,
+    "cg2": ball_contact_error,
+}
 
 
 def imitation_reward(sim: HOIState, ref: HOIState, weights: dict[str, float]) -> tuple[torch.Tensor, dict]:

@@ -6,6 +6,7 @@ leave at least one step of reference (so every skill is trained equally often, w
 number of clips). Adaptive sampling, graph switching and noisy starts (SkillMimic-V2) plug in
 here by providing the same ``sample`` and, if they keep statistics, ``state_dict``.
 """
+
 from __future__ import annotations
 
 import torch

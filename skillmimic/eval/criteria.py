@@ -3,15 +3,17 @@
 Every criterion is a pure function of a ``Trajectory`` (time-major tensors, one column per
 episode) and returns a success flag per episode. Step ``n`` counts from 0 at the first step.
 
-| criterion   | per-step condition ``at``                                  | success rule                     |
-|-------------|------------------------------------------------------------|----------------------------------|
-| dribble     | root z > 0.5, ball within 1.5 m of the root, ball moving vertically (abs(v_z) > 1e-5) | ``at`` once in n < 100, then at every later step |
-| layup       | root z > 0.5, ball z > 1.8                                   | once in n < 300, then root z > 0.5 and ball moving vertically |
-| shot        | root z > 0.5, ball height within 0.2 m of the target height | once in n < 300, then root z > 0.5 |
-| hold        | root z > 0.5, ball within 0.5 m of the root               | more than 60 steps, or each of the last 10 |
-| release     | root z > 0.5, ball more than 2 m from the root            | once in n < 300, then root z > 0.5 |
-| getup       | root z > 0.7, root speed < 1                               | more than 60 steps               |
-| run         | root z > 0.7, root speed > 1                               | in more than 80 % of the steps   |
+| criterion | per-step condition ``at``                                 | success rule                                |
+|-----------|-----------------------------------------------------------|---------------------------------------------|
+| dribble   | root z > 0.5, ball within 1.5 m of the root and moving    | ``at`` once in n < 100, then at every later |
+|           | vertically (abs(v_z) > 1e-5)                              | step                                        |
+| layup     | root z > 0.5, ball z > 1.8                                | once in n < 300, then root z > 0.5 and ball |
+|           |                                                           | moving vertically                           |
+| shot      | root z > 0.5, ball height within 0.2 m of the target      | once in n < 300, then root z > 0.5          |
+| hold      | root z > 0.5, ball within 0.5 m of the root               | more than 60 steps, or each of the last 10  |
+| release   | root z > 0.5, ball more than 2 m from the root            | once in n < 300, then root z > 0.5          |
+| getup     | root z > 0.7, root speed < 1                              | more than 60 steps                          |
+| run       | root z > 0.7, root speed > 1                              | in more than 80 % of the steps              |
 
 The shot target is the reference ball position at the clip's highest ball frame. Changes from
 upstream: an episode that ends in a fall fails whatever its skill (upstream's rules can pass a
@@ -19,6 +21,7 @@ humanoid that scored and then fell); upstream's pickup criterion is called ``hol
 covers rebound and catch; dribble covers every dribble move (040-045), layup the turnaround
 layup, turn hook and chest pass; ``release`` (pass) is ours, upstream has no pass criterion.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -101,12 +104,39 @@ def run(t: Trajectory) -> torch.Tensor:
     return _count(at, t) > 0.8 * t.valid.sum(dim=0)
 
 
-CRITERIA = {"dribble": dribble, "layup": layup, "shot": shot, "hold": hold, "release": release,
-            "getup": getup, "run": run}
+CRITERIA = {
+    "dribble": dribble,
+    "layup": layup,
+    "shot": shot,
+    "hold": hold,
+    "release": release,
+    "getup": getup,
+    "run": run,
+}
 SKILL_CRITERION = {
-    0: "getup", 1: "hold", 2: "hold", 3: "hold", 4: "release", 5: "shot", 6: "shot", 7: "shot", 9: "shot",
-    10: "run", 11: "dribble", 12: "dribble", 13: "dribble", 16: "layup", 22: "shot", 23: "layup",
-    31: "layup", 34: "layup", 40: "dribble", 41: "dribble", 42: "dribble", 43: "dribble", 44: "dribble",
+    0: "getup",
+    1: "hold",
+    2: "hold",
+    3: "hold",
+    4: "release",
+    5: "shot",
+    6: "shot",
+    7: "shot",
+    9: "shot",
+    10: "run",
+    11: "dribble",
+    12: "dribble",
+    13: "dribble",
+    16: "layup",
+    22: "shot",
+    23: "layup",
+    31: "layup",
+    34: "layup",
+    40: "dribble",
+    41: "dribble",
+    42: "dribble",
+    43: "dribble",
+    44: "dribble",
     45: "dribble",
 }
 
@@ -127,5 +157,12 @@ def success(t: Trajectory, skill_ids: torch.Tensor) -> torch.Tensor:
 
 
 def _columns(t: Trajectory, cols: torch.Tensor) -> Trajectory:
-    return Trajectory(t.root_pos[:, cols], t.root_vel[:, cols], t.ball_pos[:, cols], t.ball_vel[:, cols],
-                      t.valid[:, cols], t.fell[cols], t.target[cols])
+    return Trajectory(
+        t.root_pos[:, cols],
+        t.root_vel[:, cols],
+        t.ball_pos[:, cols],
+        t.ball_vel[:, cols],
+        t.valid[:, cols],
+        t.fell[cols],
+        t.target[cols],
+    )

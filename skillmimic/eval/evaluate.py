@@ -7,6 +7,7 @@ ends an episode and fails it. Reported per clip and per skill: success rate unde
 criterion (``criteria.py``), normalised accumulated reward (mean imitation reward over the
 steps that have a reference frame), mean episode length and fall rate.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,10 @@ from pathlib import Path
 
 import torch
 
-from skillmimic.config import SimSection, TrainConfig
 from skillmimic.envs.imitation import ImitationEnv
 from skillmimic.envs.sampling import FixedStartSampler
 from skillmimic.eval.criteria import Trajectory, criterion_for, success
-from skillmimic.learning.policy import Policy
-from skillmimic.learning.train import resolve_device
+from skillmimic.learning.policy import load_policy
 from skillmimic.motion.library import MotionLibrary
 from skillmimic.sim.factory import make_simulator
 from skillmimic.skills import skill_name
@@ -28,15 +27,22 @@ from skillmimic.skills import skill_name
 METRICS = ("success_rate", "normalized_reward", "mean_episode_length", "fall_rate")
 
 
-def evaluate(checkpoint: str, motion: str, episodes: int = 4, steps: int = 300, num_envs: int = 64,
-             device: str = "auto", backend: str = "auto") -> dict:
+def evaluate(
+    checkpoint: str,
+    motion: str,
+    episodes: int = 4,
+    steps: int = 300,
+    num_envs: int = 64,
+    device: str = "auto",
+    backend: str = "auto",
+) -> dict:
     policy, cfg = load_policy(checkpoint, device, backend)
     dev = cfg.sim.device
     lib = MotionLibrary.load(motion, dev, cfg.skill, cfg.retarget_ball)
     policy.check_motion(lib)
     clips = torch.arange(lib.num_clips, device=dev).repeat_interleave(episodes)
     k = torch.arange(episodes, device=dev).repeat(lib.num_clips)
-    starts = (k * (lib.lengths[clips] - 2).clamp_min(0) // (2 * episodes))
+    starts = k * (lib.lengths[clips] - 2).clamp_min(0) // (2 * episodes)
     # Episodes end by a fall only: success is the skill criterion's call, not training's drift rule.
     env_cfg = replace(cfg.env, episode_length=steps, reference_ends_episode=False, termination_distance=0.0)
     batch = min(num_envs, len(clips))
@@ -52,16 +58,8 @@ def evaluate(checkpoint: str, motion: str, episodes: int = 4, steps: int = 300, 
     return _report(lib, clips, out, checkpoint, motion, episodes, steps, cfg, policy)
 
 
-def load_policy(checkpoint: str, device: str = "auto", backend: str = "auto") -> tuple[Policy, TrainConfig]:
-    """The policy on this machine's device, and its training config with device and backend resolved."""
-    where = resolve_device(TrainConfig(sim=SimSection(device=device, backend=backend))).sim
-    policy = Policy(checkpoint, where.device)
-    cfg = policy.config
-    return policy, replace(cfg, sim=replace(cfg.sim, device=where.device, backend=where.backend))
-
-
 @torch.no_grad()
-def _run(env: ImitationEnv, policy: Policy, steps: int, targets: torch.Tensor) -> dict:
+def _run(env: ImitationEnv, policy, steps: int, targets: torch.Tensor) -> dict:
     n = env.num_envs
     obs = env.reset()
     start, clip = env.start.clone(), env.clip.clone()
@@ -74,8 +72,13 @@ def _run(env: ImitationEnv, policy: Policy, steps: int, targets: torch.Tensor) -
     for t in range(1, steps + 1):
         obs, reward, done, info = env.step(policy.act(obs))
         s = info.state
-        for key, value in (("root_pos", s.root_pos), ("root_vel", s.root_vel), ("ball_pos", s.ball_pos),
-                           ("ball_vel", s.ball_vel), ("valid", alive.clone())):
+        for key, value in (
+            ("root_pos", s.root_pos),
+            ("root_vel", s.root_vel),
+            ("ball_pos", s.ball_pos),
+            ("ball_vel", s.ball_vel),
+            ("valid", alive.clone()),
+        ):
             track[key].append(value.clone())
         reward_sum += torch.where(alive & (t <= remaining), reward, torch.zeros_like(reward))
         length += alive.long()
@@ -90,44 +93,75 @@ def _run(env: ImitationEnv, policy: Policy, steps: int, targets: torch.Tensor) -
 def _shot_targets(lib: MotionLibrary) -> torch.Tensor:
     """[clips, 3] reference ball position at each clip's highest ball frame."""
     ball = lib.frames.ball_pos
-    rows = [int(s) + int(ball[s:s + n, 2].argmax()) for s, n in zip(lib.starts.tolist(), lib.lengths.tolist())]
+    spans = zip(lib.starts.tolist(), lib.lengths.tolist(), strict=True)
+    rows = [int(s) + int(ball[s : s + n, 2].argmax()) for s, n in spans]
     return ball[rows]
 
 
 def _summary(mask: torch.Tensor, out: dict) -> dict:
-    return dict(episodes=int(mask.sum()), success_rate=round(out["success"][mask].float().mean().item(), 4),
-                normalized_reward=round(out["normalized_reward"][mask].mean().item(), 4),
-                mean_episode_length=round(out["length"][mask].mean().item(), 2),
-                fall_rate=round(out["fell"][mask].float().mean().item(), 4))
+    return dict(
+        episodes=int(mask.sum()),
+        success_rate=round(out["success"][mask].float().mean().item(), 4),
+        normalized_reward=round(out["normalized_reward"][mask].mean().item(), 4),
+        mean_episode_length=round(out["length"][mask].mean().item(), 2),
+        fall_rate=round(out["fell"][mask].float().mean().item(), 4),
+    )
 
 
 def _report(lib, clips, out, checkpoint, motion, episodes, steps, cfg, policy) -> dict:
     per_clip = []
     for c in range(lib.num_clips):
         sid = int(lib.skill_ids[c])
-        per_clip.append(dict(clip=lib.names[c], skill_id=sid, skill=skill_name(sid), criterion=criterion_for(sid),
-                             **_summary(clips == c, out)))
+        per_clip.append(
+            dict(
+                clip=lib.names[c],
+                skill_id=sid,
+                skill=skill_name(sid),
+                criterion=criterion_for(sid),
+                **_summary(clips == c, out),
+            )
+        )
     per_skill = {}
     for sid in sorted(set(lib.skill_ids.tolist())):
         mask = lib.skill_ids[clips] == sid
-        per_skill[f"{sid:03d}"] = dict(skill=skill_name(sid), criterion=criterion_for(sid),
-                                       clips=int((lib.skill_ids == sid).sum()), **_summary(mask, out))
-    return dict(checkpoint=str(checkpoint), epoch=policy.epoch, motion=str(motion), episodes_per_clip=episodes,
-                steps=steps, backend=cfg.sim.backend, device=cfg.sim.device, clips=per_clip, skills=per_skill,
-                overall=_summary(torch.ones_like(clips, dtype=torch.bool), out))
+        per_skill[f"{sid:03d}"] = dict(
+            skill=skill_name(sid),
+            criterion=criterion_for(sid),
+            clips=int((lib.skill_ids == sid).sum()),
+            **_summary(mask, out),
+        )
+    return dict(
+        checkpoint=str(checkpoint),
+        epoch=policy.epoch,
+        motion=str(motion),
+        episodes_per_clip=episodes,
+        steps=steps,
+        backend=cfg.sim.backend,
+        device=cfg.sim.device,
+        clips=per_clip,
+        skills=per_skill,
+        overall=_summary(torch.ones_like(clips, dtype=torch.bool), out),
+    )
 
 
 def format_table(rep: dict) -> str:
     head = f"{'skill':<28} {'criterion':<9} {'clips':>5} {'eps':>4} {'success':>8} {'NR':>6} {'ep_len':>7} {'falls':>6}"
-    lines = [f"eval {rep['checkpoint']} (epoch {rep['epoch']}) on {rep['motion']}: {rep['steps']} steps per episode",
-             head, "-" * len(head)]
+    lines = [
+        f"eval {rep['checkpoint']} (epoch {rep['epoch']}) on {rep['motion']}: {rep['steps']} steps per episode",
+        head,
+        "-" * len(head),
+    ]
     for sid, r in rep["skills"].items():
-        lines.append(f"{sid} {r['skill']:<24} {r['criterion']:<9} {r['clips']:>5} {r['episodes']:>4} "
-                     f"{100 * r['success_rate']:>7.1f}% {r['normalized_reward']:>6.3f} {r['mean_episode_length']:>7.1f} "
-                     f"{100 * r['fall_rate']:>5.1f}%")
+        lines.append(
+            f"{sid} {r['skill']:<24} {r['criterion']:<9} {r['clips']:>5} {r['episodes']:>4} "
+            f"{100 * r['success_rate']:>7.1f}% {r['normalized_reward']:>6.3f} {r['mean_episode_length']:>7.1f} "
+            f"{100 * r['fall_rate']:>5.1f}%"
+        )
     o = rep["overall"]
-    lines.append(f"{'all':<28} {'':<9} {len(rep['clips']):>5} {o['episodes']:>4} {100 * o['success_rate']:>7.1f}% "
-                 f"{o['normalized_reward']:>6.3f} {o['mean_episode_length']:>7.1f} {100 * o['fall_rate']:>5.1f}%")
+    lines.append(
+        f"{'all':<28} {'':<9} {len(rep['clips']):>5} {o['episodes']:>4} {100 * o['success_rate']:>7.1f}% "
+        f"{o['normalized_reward']:>6.3f} {o['mean_episode_length']:>7.1f} {100 * o['fall_rate']:>5.1f}%"
+    )
     return "\n".join(lines)
 
 

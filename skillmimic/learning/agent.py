@@ -1,4 +1,5 @@
 """rl-games' continuous PPO agent with SkillMimic's checkpoints and upstream's action bound loss."""
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,10 @@ class SkillMimicAgent(A2CAgent):
         ``torch.load(weights_only=False)``, which would run any code the file holds; ours does not."""
         state = load_checkpoint(fn)
         if state["skillmimic"].get("exported"):
-            raise SkillMimicError(f"{fn}: an exported policy (no optimizer or critic) cannot be resumed; "
-                                  "resume from a training checkpoint (runs/<name>/nn/last.pth)")
+            raise SkillMimicError(
+                f"{fn}: an exported policy (no optimizer or critic) cannot be resumed; "
+                "resume from a training checkpoint (runs/<name>/nn/last.pth)"
+            )
         state["model"] = {k.removeprefix("_orig_mod."): v for k, v in state["model"].items()}
         self.set_full_state_weights(state, set_epoch=set_epoch)
 

@@ -3,6 +3,7 @@
 They hold only tensors and plain data (dict, list, tuple, str, int, float, bool, None) and are read
 with ``torch.load(weights_only=True)``: loading a checkpoint never runs code from the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,11 +70,16 @@ def load_checkpoint(path: str | Path) -> dict:
         msg = str(e)
         if "Weights only load failed" in msg and "Unsupported operand" not in msg:
             found = re.search(r"GLOBAL ([\w.]+)", msg)
-            raise SkillMimicError(f"{path}: refusing to load: it holds Python objects beyond tensors and plain data "
-                                  f"(unsafe pickle{': ' + found.group(1) if found else ''})") from None
+            raise SkillMimicError(
+                f"{path}: refusing to load: it holds Python objects beyond tensors and plain data "
+                f"(unsafe pickle{': ' + found.group(1) if found else ''})"
+            ) from None
         operand = re.search(r"Unsupported operand \d+", msg)
-        first = operand.group(0) if operand else next((ln.strip() for ln in msg.splitlines() if ln.strip()),
-                                                      type(e).__name__)
+        first = (
+            operand.group(0)
+            if operand
+            else next((ln.strip() for ln in msg.splitlines() if ln.strip()), type(e).__name__)
+        )
         raise SkillMimicError(f"{path}: cannot read checkpoint (truncated or corrupt?): {first[:160]}") from None
     meta = state.get("skillmimic") if isinstance(state, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -7,6 +7,7 @@ fp16 weights (turned back into float32 when loaded). The normaliser stays in ful
 sample count overflows fp16. The metadata gains ``exported: true`` and the source checkpoint's
 epoch and frame.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,5 +45,12 @@ def export_policy(checkpoint: str | Path, out: str | Path, half: bool = False) -
     epoch, frame = int(state.get("epoch", 0)), int(state.get("frame", 0))
     meta.update(exported=True, half=bool(half), source=dict(checkpoint=checkpoint.name, epoch=epoch, frame=frame))
     atomic_save({"model": model, "epoch": epoch, "frame": frame, "skillmimic": meta}, out)
-    return dict(path=str(out), bytes=out.stat().st_size, source_bytes=checkpoint.stat().st_size,
-                parameters=sum(v.numel() for v in model.values()), epoch=epoch, frame=frame, half=bool(half))
+    return dict(
+        path=str(out),
+        bytes=out.stat().st_size,
+        source_bytes=checkpoint.stat().st_size,
+        parameters=sum(v.numel() for v in model.values()),
+        epoch=epoch,
+        frame=frame,
+        half=bool(half),
+    )

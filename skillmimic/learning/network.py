@@ -12,6 +12,7 @@ and results (to float32 rounding) are those of ``torch.nn.Linear``. Opt-in with
 the learning-signal test (tests/test_train.py) then rose 0.028 -> 0.037 instead of 0.024 -> 0.042;
 until that is understood the default stays ``torch.nn.Linear``.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,13 @@ class OneDNNLinear(torch.nn.Linear):
     """``torch.nn.Linear`` whose float32 CPU products run through oneDNN (see the module doc)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (x.device.type != "cpu" or x.dtype != torch.float32 or self.weight.dtype != torch.float32
-                or torch.compiler.is_compiling() or torch.is_autocast_enabled("cpu")):
+        if (
+            x.device.type != "cpu"
+            or x.dtype != torch.float32
+            or self.weight.dtype != torch.float32
+            or torch.compiler.is_compiling()
+            or torch.is_autocast_enabled("cpu")
+        ):
             return super().forward(x)
         lead = x.shape[:-1]
         y = _OneDNNLinearFn.apply(x.reshape(-1, x.shape[-1]), self.weight, self.bias)
@@ -106,11 +112,22 @@ def network_params(ppo) -> dict:
         "network": {
             "name": NETWORK_NAME,
             "separate": True,
-            "space": {"continuous": {
-                "mu_activation": "None", "sigma_activation": "None",
-                "mu_init": {"name": "default"}, "sigma_init": {"name": "const_initializer", "val": ppo.log_std},
-                "fixed_sigma": True, "learn_sigma": ppo.learn_log_std}},
-            "mlp": {"units": list(ppo.units), "activation": "relu", "d2rl": False,
-                    "initializer": {"name": "default"}, "regularizer": {"name": "None"}},
+            "space": {
+                "continuous": {
+                    "mu_activation": "None",
+                    "sigma_activation": "None",
+                    "mu_init": {"name": "default"},
+                    "sigma_init": {"name": "const_initializer", "val": ppo.log_std},
+                    "fixed_sigma": True,
+                    "learn_sigma": ppo.learn_log_std,
+                }
+            },
+            "mlp": {
+                "units": list(ppo.units),
+                "activation": "relu",
+                "d2rl": False,
+                "initializer": {"name": "default"},
+                "regularizer": {"name": "None"},
+            },
         },
     }

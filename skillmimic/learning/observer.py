@@ -3,6 +3,7 @@
 Per-step values are summed on the env's device and read once per epoch: a ``float()`` or
 ``int()`` of a CUDA tensor every step would wait for the GPU each time.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,6 +18,7 @@ class ProgressObserver(AlgoObserver):
     def __init__(self, max_epochs: int, minutes: float = 0.0):
         self.max_epochs, self.minutes = max_epochs, minutes
         self.epochs_run, self.samples_run, self.last = 0, 0, {}
+        self._warned: str | None = None
         self._reset_accumulators()
 
     def _reset_accumulators(self) -> None:
@@ -51,7 +53,7 @@ class ProgressObserver(AlgoObserver):
             return
         sums = self._sums.tolist()  # the epoch's one read from the device
         self.reward_sum = sums[0]
-        self.terms = dict(zip(TERMS, sums[1:1 + len(TERMS)]))
+        self.terms = dict(zip(TERMS, sums[1 : 1 + len(TERMS)], strict=True))
         self.falls, self.drifted, self.diverged = (int(v) for v in sums[-3:])
 
     def after_print_stats(self, frame, epoch_num, total_time) -> None:
@@ -79,21 +81,23 @@ class ProgressObserver(AlgoObserver):
         w.add_scalar("resets/drifted", self.drifted, frame)
         w.add_scalar("resets/diverged", self.diverged, frame)
         w.add_scalar("performance/samples_per_s", rate, frame)
-        env = self.vec_env.env
-        message = env.overflow_message
+        message = self.vec_env.env.overflow_message  # the env's first overflow report, kept there
         term_text = " ".join(f"{k} {v:.2f}" for k, v in terms.items())
         if self.minutes > 0:
             elapsed = (now - self.start_time) / 60.0
             where = f"epoch {epoch_num} ({elapsed:.1f}/{self.minutes:g} min)"
         else:
             where = f"epoch {epoch_num}/{self.max_epochs}"
-        print(f"{where}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  reward {reward:.3f}  "
-              f"[{term_text}]  ep_len {ep_len:.1f}  falls {self.falls}  drifted {self.drifted}  "
-              f"diverged {self.diverged}", flush=True)
+        print(
+            f"{where}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  reward {reward:.3f}  "
+            f"[{term_text}]  ep_len {ep_len:.1f}  falls {self.falls}  drifted {self.drifted}  "
+            f"diverged {self.diverged}",
+            flush=True,
+        )
         self.last = dict(epoch=epoch_num, samples=self.algo.frame, reward=reward, ep_len=ep_len)
-        if message:
+        if message and message != self._warned:
             print(f"warning: {message}", flush=True)
-            env.overflow_message = None
+            self._warned = message
         self._reset_accumulators()
 
     def summary(self) -> str:
@@ -102,8 +106,9 @@ class ProgressObserver(AlgoObserver):
         rate = self.samples_run / max(60.0 * minutes, 1e-9)
         last = self.last
         tail = f"; last epoch {last['epoch']}: reward {last['reward']:.3f}, ep_len {last['ep_len']:.1f}" if last else ""
-        return (f"{self.epochs_run} epochs, {self.samples_run:,} samples in {minutes:.1f} min "
-                f"({rate:,.0f} samples/s){tail}")
+        return (
+            f"{self.epochs_run} epochs, {self.samples_run:,} samples in {minutes:.1f} min ({rate:,.0f} samples/s){tail}"
+        )
 
     def close(self) -> None:
         """Flush and close the tensorboard writer (rl-games leaves it open when training ends)."""

@@ -1,16 +1,18 @@
 """A trained policy, loaded from a checkpoint alone: its config, observation layout and skills
 travel with the weights, so ``play`` and ``eval`` need nothing else. A training checkpoint and an
 exported policy (``skillmimic export-policy``) both work."""
+
 from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from rl_games.algos_torch import model_builder
 
-from skillmimic.config import TrainConfig, load_config
+from skillmimic.config import SimSection, TrainConfig, load_config, resolve_device
 from skillmimic.envs.observations import OBS_LAYOUT, OBS_SIZE
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import NUM_DOFS
@@ -27,9 +29,16 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
     ppo = config.ppo
     with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints each layer it builds
         net = model_builder.ModelBuilder().load(network.network_params(ppo))
-        return net.build({"actions_num": NUM_DOFS, "input_shape": (OBS_SIZE,), "num_seqs": 1,
-                          "value_size": 1, "normalize_value": ppo.normalize_value,
-                          "normalize_input": ppo.normalize_input})
+        return net.build(
+            {
+                "actions_num": NUM_DOFS,
+                "input_shape": (OBS_SIZE,),
+                "num_seqs": 1,
+                "value_size": 1,
+                "normalize_value": ppo.normalize_value,
+                "normalize_input": ppo.normalize_input,
+            }
+        )
 
 
 class Policy:
@@ -42,7 +51,8 @@ class Policy:
             raise SkillMimicError(
                 f"{self.path}: checkpoint expects {meta.get('obs_size')} observation values and "
                 f"{meta.get('num_actions')} actions in another layout; this skillmimic produces {OBS_SIZE} "
-                f"observations and {NUM_DOFS} actions (checkpoint from skillmimic {meta.get('version')})")
+                f"observations and {NUM_DOFS} actions (checkpoint from skillmimic {meta.get('version')})"
+            )
         self.config: TrainConfig = load_config(base=meta["config"])
         self.clips = meta["clips"]
         self.skills = sorted({c["skill_id"] for c in self.clips})
@@ -51,17 +61,22 @@ class Policy:
         self.model = build_model(self.config)
         # an exported policy has no critic and may hold fp16 weights (see learning/export.py)
         self.exported = bool(meta.get("exported"))
-        weights = {k.removeprefix("_orig_mod."): v.float() if v.dtype == torch.float16 else v
-                   for k, v in state["model"].items()}
+        weights = {
+            k.removeprefix("_orig_mod."): v.float() if v.dtype == torch.float16 else v
+            for k, v in state["model"].items()
+        }
         try:
             missing, unexpected = self.model.load_state_dict(weights, strict=not self.exported)
         except RuntimeError as e:
-            raise SkillMimicError(f"{self.path}: weights do not fit the network in its own config: "
-                                  f"{str(e).splitlines()[0]}") from None
+            raise SkillMimicError(
+                f"{self.path}: weights do not fit the network in its own config: {str(e).splitlines()[0]}"
+            ) from None
         missing = [k for k in missing if not is_critic(k)]
         if missing or unexpected:
-            raise SkillMimicError(f"{self.path}: weights do not fit the network in its own config: "
-                                  f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+            raise SkillMimicError(
+                f"{self.path}: weights do not fit the network in its own config: "
+                f"missing {missing[:3]}, unexpected {unexpected[:3]}"
+            )
         self.model.to(self.device).eval()
 
     @torch.no_grad()
@@ -75,5 +90,15 @@ class Policy:
         unseen = sorted(set(lib.skill_ids.tolist()) - set(self.skills))
         if unseen:
             trained = ", ".join(f"{s:03d} {skill_name(s)}" for s in self.skills)
-            raise SkillMimicError(f"{self.path}: trained on skills [{trained}], but the motion has "
-                                  f"{', '.join(f'{s:03d} {skill_name(s)}' for s in unseen)}")
+            raise SkillMimicError(
+                f"{self.path}: trained on skills [{trained}], but the motion has "
+                f"{', '.join(f'{s:03d} {skill_name(s)}' for s in unseen)}"
+            )
+
+
+def load_policy(checkpoint: str, device: str = "auto", backend: str = "auto") -> tuple[Policy, TrainConfig]:
+    """The policy on this machine's device, and its training config with device and backend resolved."""
+    where = resolve_device(TrainConfig(sim=SimSection(device=device, backend=backend))).sim
+    policy = Policy(checkpoint, where.device)
+    cfg = policy.config
+    return policy, replace(cfg, sim=replace(cfg.sim, device=where.device, backend=where.backend))

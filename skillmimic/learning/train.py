@@ -4,6 +4,7 @@ A run lives in ``runs/<name>/``: ``config.yaml`` (the resolved configuration), `
 (tensorboard events) and ``nn/last.pth`` / ``nn/best.pth`` (atomic checkpoints that carry the
 observation layout, skill table and config).
 """
+
 from __future__ import annotations
 
 import time
@@ -14,7 +15,7 @@ import torch
 from omegaconf import OmegaConf
 
 from skillmimic import __version__
-from skillmimic.config import TrainConfig, load_config, to_dict, to_yaml
+from skillmimic.config import TrainConfig, load_config, resolve_device, to_dict, to_yaml
 from skillmimic.envs.imitation import ImitationEnv
 from skillmimic.envs.observations import OBS_LAYOUT, OBS_SIZE
 from skillmimic.errors import SkillMimicError
@@ -29,19 +30,6 @@ from skillmimic.skills import SKILLS
 from skillmimic.threads import configure_threads
 
 
-def resolve_device(cfg: TrainConfig) -> TrainConfig:
-    """Replace ``auto`` device/backend by what this machine has (CUDA + MuJoCo Warp, else CPU + MuJoCo C)."""
-    device = cfg.sim.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SkillMimicError(f"sim.device {device!r}: CUDA is not available on this machine; use --device cpu")
-    backend = cfg.sim.backend
-    if backend == "auto":
-        backend = "mjwarp" if device.startswith("cuda") else "mujoco"
-    return replace(cfg, sim=replace(cfg.sim, device=device, backend=backend))
-
-
 def build_env(cfg: TrainConfig) -> ImitationEnv:
     if not cfg.motion:
         raise SkillMimicError("no motion given: pass --motion PATH (a file, folder or name like ballplay-m/layup)")
@@ -52,10 +40,16 @@ def build_env(cfg: TrainConfig) -> ImitationEnv:
 
 def policy_metadata(cfg: TrainConfig, env: ImitationEnv) -> dict:
     lib = env.lib
-    return dict(format=FORMAT, version=__version__, config=to_dict(cfg), obs_size=OBS_SIZE,
-                obs_layout={k: list(v) for k, v in OBS_LAYOUT.items()}, num_actions=NUM_DOFS,
-                skills={int(k): v for k, v in SKILLS.items()},
-                clips=[dict(name=n, skill_id=int(s)) for n, s in zip(lib.names, lib.skill_ids.tolist())])
+    return dict(
+        format=FORMAT,
+        version=__version__,
+        config=to_dict(cfg),
+        obs_size=OBS_SIZE,
+        obs_layout={k: list(v) for k, v in OBS_LAYOUT.items()},
+        num_actions=NUM_DOFS,
+        skills={int(k): v for k, v in SKILLS.items()},
+        clips=[dict(name=n, skill_id=int(s)) for n, s in zip(lib.names, lib.skill_ids.tolist(), strict=True)],
+    )
 
 
 def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict) -> dict:
@@ -66,21 +60,44 @@ def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict)
         "algo": {"name": AGENT_NAME},
         **network.network_params(p),
         "config": {
-            "name": run, "full_experiment_name": run, "train_dir": cfg.runs_dir, "env_name": vecenv.ENV_NAME,
-            "device": cfg.sim.device, "ppo": True, "multi_gpu": False, "mixed_precision": False,
-            "normalize_input": p.normalize_input, "normalize_value": p.normalize_value,
-            "normalize_advantage": p.normalize_advantage, "value_bootstrap": True,
-            "num_actors": cfg.num_envs, "reward_shaper": {"scale_value": 1.0},
-            "gamma": p.gamma, "tau": p.tau, "learning_rate": p.learning_rate,
-            "lr_schedule": p.lr_schedule, "kl_threshold": p.kl_threshold, "schedule_type": "standard",
-            "max_epochs": max_epochs, "save_frequency": p.save_frequency,
-            "save_best_after": p.save_frequency, "print_stats": False,
-            "grad_norm": p.grad_norm, "entropy_coef": p.entropy_coef, "truncate_grads": p.truncate_grads,
-            "e_clip": p.e_clip, "clip_value": False, "horizon_length": p.horizon_length,
+            "name": run,
+            "full_experiment_name": run,
+            "train_dir": cfg.runs_dir,
+            "env_name": vecenv.ENV_NAME,
+            "device": cfg.sim.device,
+            "ppo": True,
+            "multi_gpu": False,
+            "mixed_precision": False,
+            "normalize_input": p.normalize_input,
+            "normalize_value": p.normalize_value,
+            "normalize_advantage": p.normalize_advantage,
+            "value_bootstrap": True,
+            "num_actors": cfg.num_envs,
+            "reward_shaper": {"scale_value": 1.0},
+            "gamma": p.gamma,
+            "tau": p.tau,
+            "learning_rate": p.learning_rate,
+            "lr_schedule": p.lr_schedule,
+            "kl_threshold": p.kl_threshold,
+            "schedule_type": "standard",
+            "max_epochs": max_epochs,
+            "save_frequency": p.save_frequency,
+            "save_best_after": p.save_frequency,
+            "print_stats": False,
+            "grad_norm": p.grad_norm,
+            "entropy_coef": p.entropy_coef,
+            "truncate_grads": p.truncate_grads,
+            "e_clip": p.e_clip,
+            "clip_value": False,
+            "horizon_length": p.horizon_length,
             "minibatch_size": cfg.num_envs * p.horizon_length // p.num_minibatches,
-            "mini_epochs": p.mini_epochs, "critic_coef": p.critic_coef, "bounds_loss_coef": p.bounds_loss_coef,
-            "torch_compile": p.torch_compile, "skillmimic": metadata,
-            "minutes": cfg.minutes, "mu_init": p.mu_init,
+            "mini_epochs": p.mini_epochs,
+            "critic_coef": p.critic_coef,
+            "bounds_loss_coef": p.bounds_loss_coef,
+            "torch_compile": p.torch_compile,
+            "skillmimic": metadata,
+            "minutes": cfg.minutes,
+            "mu_init": p.mu_init,
         },
     }
 
@@ -111,15 +128,19 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
     if resume:
         start_epoch = int(load_checkpoint(last)["epoch"])
     elif last.exists():
-        raise SkillMimicError(f"run {run!r} already has checkpoints in {run_dir}; pass --resume to continue it "
-                              "or choose another --run")
+        raise SkillMimicError(
+            f"run {run!r} already has checkpoints in {run_dir}; pass --resume to continue it or choose another --run"
+        )
     torch.manual_seed(cfg.seed)
     env = build_env(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(to_yaml(cfg))
     max_epochs = start_epoch + cfg.epochs
-    print(f"run {run}: {env.lib.num_clips} clips ({env.lib.num_frames} frames), {cfg.num_envs} envs, "
-          f"{cfg.sim.backend} on {cfg.sim.device}, epochs {start_epoch + 1}..{max_epochs} -> {run_dir}", flush=True)
+    print(
+        f"run {run}: {env.lib.num_clips} clips ({env.lib.num_frames} frames), {cfg.num_envs} envs, "
+        f"{cfg.sim.backend} on {cfg.sim.device}, epochs {start_epoch + 1}..{max_epochs} -> {run_dir}",
+        flush=True,
+    )
 
     vecenv.register(env)
     network.register()
@@ -133,6 +154,9 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
     finally:
         observer.close()
     timed_out = cfg.minutes > 0 and time.monotonic() - t0 >= 60.0 * cfg.minutes
-    print(f"stopped after {'the --minutes limit' if timed_out else 'the last epoch'}: {observer.summary()}; "
-          f"checkpoint {last}", flush=True)
+    print(
+        f"stopped after {'the --minutes limit' if timed_out else 'the last epoch'}: {observer.summary()}; "
+        f"checkpoint {last}",
+        flush=True,
+    )
     return run_dir

@@ -1,4 +1,5 @@
 """The imitation env as an rl-games vec env (the env itself knows nothing of rl-games)."""
+
 from __future__ import annotations
 
 import numpy as np

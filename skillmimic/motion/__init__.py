@@ -1,4 +1,5 @@
 """Motion data: clips, readers, the batched motion library, data location and fetching."""
+
 from skillmimic.motion.clip import Clip
 from skillmimic.motion.library import MotionLibrary, MotionState
 

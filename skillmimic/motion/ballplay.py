@@ -7,6 +7,7 @@ position 324:327, ball rotation vector 327:330, unused 330:336, ball-hand contac
 Each joint's rotation vector is converted to the three serial hinge angles (x, then y, then z)
 of our humanoid that produce the same rotation (upstream fed the raw values to the hinges).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,9 +26,14 @@ FPS = 60.0
 MIN_FRAMES = 4  # a start frame, one step and room for central differences
 
 _COLUMNS = {  # name -> (start, stop), used for validation messages
-    "root position": (0, 3), "root rotation": (3, 9), "joint rotations": (9, 165),
-    "body positions": (165, 324), "ball position": (324, 327), "ball rotation": (327, 330),
-    "unused": (330, 336), "contact flag": (336, 337),
+    "root position": (0, 3),
+    "root rotation": (3, 9),
+    "joint rotations": (9, 165),
+    "body positions": (165, 324),
+    "ball position": (324, 327),
+    "ball rotation": (327, 330),
+    "unused": (330, 336),
+    "contact flag": (336, 337),
 }
 
 
@@ -43,14 +49,16 @@ def read_ballplay(path: str | Path, skill: int | None = None) -> Clip:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SkillMimicError(f"{path}: cannot read as a torch tensor file (truncated or corrupt?): "
-                              f"{reason[:160]}") from None
+        raise SkillMimicError(
+            f"{path}: cannot read as a torch tensor file (truncated or corrupt?): {reason[:160]}"
+        ) from None
     if not isinstance(data, torch.Tensor):
         raise SkillMimicError(f"{path}: expected a tensor of shape [T, {WIDTH}], found a {type(data).__name__}")
     if data.ndim != 2 or data.shape[1] != WIDTH:
         hint = " (the ParaHome layout [T, 409] is not supported)" if data.ndim == 2 and data.shape[1] == 409 else ""
-        raise SkillMimicError(f"{path}: expected a BallPlay tensor of shape [T, {WIDTH}], "
-                              f"found {list(data.shape)}{hint}")
+        raise SkillMimicError(
+            f"{path}: expected a BallPlay tensor of shape [T, {WIDTH}], found {list(data.shape)}{hint}"
+        )
     if not data.is_floating_point():
         raise SkillMimicError(f"{path}: expected floating-point values, found {data.dtype}")
     if data.shape[0] < MIN_FRAMES:
@@ -67,7 +75,9 @@ def read_ballplay(path: str | Path, skill: int | None = None) -> Clip:
 
     sid = skill if skill is not None else skill_id_from_filename(path.stem)
     if sid is None:
-        raise SkillMimicError(f"{path}: file name does not start with a three-digit skill id; pass the skill explicitly")
+        raise SkillMimicError(
+            f"{path}: file name does not start with a three-digit skill id; pass the skill explicitly"
+        )
     try:
         skill_name(sid)
     except SkillMimicError as e:

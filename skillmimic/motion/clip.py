@@ -1,4 +1,5 @@
 """The in-memory clip: one human-ball motion at a fixed frame rate, in our humanoid's terms."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

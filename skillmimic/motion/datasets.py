@@ -3,6 +3,7 @@
 The data root is ``$SKILLMIMIC_DATA`` if set, else ``./motions``. A motion argument is either
 a path (file or folder) or a name relative to the data root such as ``ballplay-m/layup``.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,11 @@ def resolve_motion(arg: str | Path) -> Path:
     if not p.is_absolute() and q.exists():
         return q
     known = sorted(d.name for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
-    where = f"data root {root} has: {', '.join(known)}" if known else \
-        f"data root {root} is empty or missing (set {DATA_ENV} or run `skillmimic data fetch ballplay-m`)"
+    where = (
+        f"data root {root} has: {', '.join(known)}"
+        if known
+        else f"data root {root} is empty or missing (set {DATA_ENV} or run `skillmimic data fetch ballplay-m`)"
+    )
     raise SkillMimicError(f"motion {str(arg)!r} not found: not a path, and not under the data root ({where})")
 
 

@@ -5,6 +5,7 @@ Files are downloaded from the upstream repository, or copied from a local mirror
 interrupted fetch never leaves a half-written clip behind. Files already present and intact
 are kept.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,8 +73,10 @@ def fetch(name: str, dest_root: Path, source: Path | None = None, base_url: str 
         digest = _sha256(tmp)
         if digest != entry["sha256"]:
             tmp.unlink()
-            raise SkillMimicError(f"fetch {name}: checksum mismatch for {origin} "
-                                  f"(expected sha256 {entry['sha256'][:12]}..., got {digest[:12]}...)")
+            raise SkillMimicError(
+                f"fetch {name}: checksum mismatch for {origin} "
+                f"(expected sha256 {entry['sha256'][:12]}..., got {digest[:12]}...)"
+            )
         os.replace(tmp, target)
         fetched += 1
     (dest / "SOURCE.txt").write_text(f"{man['description']}\nsource: {man['source']}\nlicense: {man['license']}\n")

@@ -11,6 +11,7 @@ exactly reachable by the simulated character (the recorded positions differ by ~
 same reason the ball is retargeted to our hands by default (``motion.retarget``); the recorded
 ball track is kept in ``recorded_ball_pos``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -44,7 +45,7 @@ class MotionState:
     ball_ang_vel: torch.Tensor  # [B, 3]
     contact: torch.Tensor  # [B] 1 where a hand touches the ball
 
-    def index(self, idx) -> "MotionState":
+    def index(self, idx) -> MotionState:
         return MotionState(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
@@ -72,11 +73,21 @@ class MotionLibrary:
             if retarget:
                 c = replace(c, ball_pos=retarget_ball(body_pos, body_rot, c.ball_pos.double(), c.contact).float())
             vel = c.velocities()
-            parts = dict(root_pos=c.root_pos, root_rot=c.root_rot, root_vel=vel["root_vel"],
-                         root_ang_vel=vel["root_ang_vel"], dof_pos=c.dof_pos, dof_vel=vel["dof_vel"],
-                         body_pos=body_pos.float(), body_rot=body_rot.float(), ball_pos=c.ball_pos,
-                         ball_rot=c.ball_rot, ball_vel=vel["ball_vel"], ball_ang_vel=vel["ball_ang_vel"],
-                         contact=c.contact)
+            parts = dict(
+                root_pos=c.root_pos,
+                root_rot=c.root_rot,
+                root_vel=vel["root_vel"],
+                root_ang_vel=vel["root_ang_vel"],
+                dof_pos=c.dof_pos,
+                dof_vel=vel["dof_vel"],
+                body_pos=body_pos.float(),
+                body_rot=body_rot.float(),
+                ball_pos=c.ball_pos,
+                ball_rot=c.ball_rot,
+                ball_vel=vel["ball_vel"],
+                ball_ang_vel=vel["ball_ang_vel"],
+                contact=c.contact,
+            )
             for k, v in parts.items():
                 cols.setdefault(k, []).append(v)
         self.frames = MotionState(**{k: torch.cat(v).to(self.device, torch.float32) for k, v in cols.items()})
@@ -87,8 +98,9 @@ class MotionLibrary:
         self.frame_clip = torch.repeat_interleave(torch.arange(len(clips), device=self.device), self.lengths)
 
     @classmethod
-    def load(cls, motion: str | Path, device: str | torch.device = "cpu", skill: int | None = None,
-             retarget: bool = True) -> "MotionLibrary":
+    def load(
+        cls, motion: str | Path, device: str | torch.device = "cpu", skill: int | None = None, retarget: bool = True
+    ) -> MotionLibrary:
         """Load a file, a folder (recursively) or a dataset-relative name such as ``ballplay-m/layup``."""
         files = motion_files(resolve_motion(motion))
         return cls([read_ballplay(f, skill) for f in files], device, retarget)

@@ -1,4 +1,5 @@
 """A summary of the clips of a motion argument (``skillmimic data inspect``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,13 +14,28 @@ def inspect_motion(motion: str | Path, skill: int | None = None) -> dict:
     clips = []
     for f in motion_files(root):
         c = read_ballplay(f, skill)
-        clips.append(dict(id=len(clips), file=str(f), skill_id=c.skill_id, skill=c.skill_name,
-                          frames=c.num_frames, fps=c.fps, seconds=round(c.seconds, 3)))
+        clips.append(
+            dict(
+                id=len(clips),
+                file=str(f),
+                skill_id=c.skill_id,
+                skill=c.skill_name,
+                frames=c.num_frames,
+                fps=c.fps,
+                seconds=round(c.seconds, 3),
+            )
+        )
     skills = sorted({(c["skill_id"], c["skill"]) for c in clips})
-    return dict(motion=str(root), clips=clips,
-                totals=dict(clips=len(clips), frames=sum(c["frames"] for c in clips),
-                            seconds=round(sum(c["seconds"] for c in clips), 3),
-                            skills={f"{i:03d}": n for i, n in skills}))
+    return dict(
+        motion=str(root),
+        clips=clips,
+        totals=dict(
+            clips=len(clips),
+            frames=sum(c["frames"] for c in clips),
+            seconds=round(sum(c["seconds"] for c in clips), 3),
+            skills={f"{i:03d}": n for i, n in skills},
+        ),
+    )
 
 
 def format_report(rep: dict) -> str:
@@ -27,9 +43,10 @@ def format_report(rep: dict) -> str:
     lines = [f"{'id':>4}  {'skill':<26}  {'frames':>6} {'fps':>5} {'seconds':>8}  file"]
     for c in rep["clips"]:
         rel = Path(c["file"]).relative_to(root) if root.is_dir() else Path(c["file"]).name
-        lines.append(f"{c['id']:>4}  {c['skill_id']:03d} {c['skill']:<22} {c['frames']:>6} {c['fps']:>5.0f} "
-                     f"{c['seconds']:>8.2f}  {rel}")
+        lines.append(
+            f"{c['id']:>4}  {c['skill_id']:03d} {c['skill']:<22} {c['frames']:>6} {c['fps']:>5.0f} "
+            f"{c['seconds']:>8.2f}  {rel}"
+        )
     t = rep["totals"]
-    lines.append(f"total: {t['clips']} clips, {t['frames']} frames, {t['seconds']:.1f} s, "
-                 f"{len(t['skills'])} skills")
+    lines.append(f"total: {t['clips']} clips, {t['frames']} frames, {t['seconds']:.1f} s, {len(t['skills'])} skills")
     return "\n".join(lines)

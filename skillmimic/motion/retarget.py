@@ -7,6 +7,7 @@ BallPlay-M frames then agree with the flag. Moving the ball along the line to th
 hand segment, so it touches (contact frames) or clears (other frames), restores that
 agreement to ~99 % while the body motion stays as recorded.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,9 @@ CLEARANCE = 0.01  # m kept between ball and hands on frames without contact
 _HAND = [body_index(n) for n in HAND_BODIES]
 
 
-def hand_ball_distance(body_pos: torch.Tensor, body_rot: torch.Tensor, ball_pos: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def hand_ball_distance(
+    body_pos: torch.Tensor, body_rot: torch.Tensor, ball_pos: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Signed surface distance [T, H] from the ball to each hand capsule, and the unit direction
     [T, H, 3] from the capsule's closest axis point to the ball centre."""
     geoms = [BODIES[i].geom for i in _HAND]
@@ -37,8 +39,9 @@ def hand_ball_distance(body_pos: torch.Tensor, body_rot: torch.Tensor, ball_pos:
     return dist - radius - BALL_RADIUS, v / dist.unsqueeze(-1).clamp_min(1e-9)
 
 
-def retarget_ball(body_pos: torch.Tensor, body_rot: torch.Tensor, ball_pos: torch.Tensor, contact: torch.Tensor,
-                  iterations: int = 4) -> torch.Tensor:
+def retarget_ball(
+    body_pos: torch.Tensor, body_rot: torch.Tensor, ball_pos: torch.Tensor, contact: torch.Tensor, iterations: int = 4
+) -> torch.Tensor:
     """Ball positions [T, 3] moved to touch the nearest hand segment where ``contact`` is 1 and to
     clear the hands where it is 0; frames already right are unchanged.
 

@@ -13,6 +13,7 @@ its normal force (the sum of its pyramid edges) exceeds a threshold or when it p
 deeper than a small depth: the second catches contacts that are geometrically closed but carry
 no force at that instant (e.g. a hand moving away from the ball, or a posed reference frame).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -76,11 +77,11 @@ class SimConfig:
 class Simulator(ABC):
     """N worlds of the scene; subclasses provide the physics and the raw arrays."""
 
-    def __init__(self, num_worlds: int, device: str | torch.device, scene: SceneConfig, cfg: SimConfig):
+    def __init__(self, num_worlds: int, device: str | torch.device, scene: SceneConfig | None, cfg: SimConfig | None):
         self.num_worlds = num_worlds
         self.device = torch.device(device)
-        self.scene = scene
-        self.cfg = cfg
+        self.scene = scene = scene or SceneConfig()
+        self.cfg = cfg = cfg or SimConfig()
         self.model: mujoco.MjModel = build_model(scene)
         self.substeps = cfg.substeps
         self.control_dt = cfg.substeps * self.model.opt.timestep
@@ -153,8 +154,9 @@ class Simulator(ABC):
 
     def _check_targets(self, targets: torch.Tensor) -> None:
         if targets.shape != (self.num_worlds, NUM_DOFS):
-            raise ValueError(f"step: expected PD targets of shape [{self.num_worlds}, {NUM_DOFS}], "
-                             f"got {list(targets.shape)}")
+            raise ValueError(
+                f"step: expected PD targets of shape [{self.num_worlds}, {NUM_DOFS}], got {list(targets.shape)}"
+            )
 
 
 def _point_velocity(xpos, cvel, com, root_of, b) -> dict[str, torch.Tensor]:
@@ -187,11 +189,21 @@ def summarize_contacts(c: ContactList, num_worlds: int, threshold: float, depth:
     ball_force, ball_touch = torch.where(with_ball, force, zero), torch.where(with_ball, touch, zero)
     # rows: force and touches per body (either side of a contact), then per body against the ball
     acc = torch.zeros(4, num_worlds * _SLOTS, dtype=force.dtype, device=force.device)
-    for row, slot, value in ((0, b1, force), (1, b1, touch), (0, b2, torch.where(not_self, force, zero)),
-                             (1, b2, torch.where(not_self, touch, zero)), (2, other, ball_force),
-                             (3, other, ball_touch)):
+    for row, slot, value in (
+        (0, b1, force),
+        (1, b1, touch),
+        (0, b2, torch.where(not_self, force, zero)),
+        (1, b2, torch.where(not_self, touch, zero)),
+        (2, other, ball_force),
+        (3, other, ball_touch),
+    ):
         acc[row].index_add_(0, w * _SLOTS + slot, value)
     body_f, body_t, ball_f, ball_t = acc.view(4, num_worlds, _SLOTS).unbind(0)
     h = slice(1, NUM_BODIES + 1)
-    return Contacts(ball_body=ball_t[:, h] > 0, body_any=body_t[:, h] > 0, ball_floor=ball_t[:, 0] > 0,
-                    body_force=body_f[:, h], ball_body_force=ball_f[:, h])
+    return Contacts(
+        ball_body=ball_t[:, h] > 0,
+        body_any=body_t[:, h] > 0,
+        ball_floor=ball_t[:, 0] > 0,
+        body_force=body_f[:, h],
+        ball_body_force=ball_f[:, h],
+    )

@@ -1,4 +1,5 @@
 """Pick a simulator backend by name."""
+
 from __future__ import annotations
 
 from skillmimic.errors import SkillMimicError
@@ -8,8 +9,9 @@ from skillmimic.sim.base import SimConfig, Simulator
 BACKENDS = ("mjwarp", "mujoco")
 
 
-def make_simulator(backend: str, num_worlds: int, device: str = "cpu", scene: SceneConfig = SceneConfig(),
-                   cfg: SimConfig = SimConfig()) -> Simulator:
+def make_simulator(
+    backend: str, num_worlds: int, device: str = "cpu", scene: SceneConfig | None = None, cfg: SimConfig | None = None
+) -> Simulator:
     if num_worlds < 1:
         raise SkillMimicError(f"number of worlds must be at least 1, got {num_worlds}")
     if backend == "mjwarp":
@@ -18,8 +20,10 @@ def make_simulator(backend: str, num_worlds: int, device: str = "cpu", scene: Sc
         return WarpSimulator(num_worlds, device, scene, cfg)
     if backend == "mujoco":
         if str(device) != "cpu":
-            raise SkillMimicError(f"backend 'mujoco' (MuJoCo C) runs on the CPU only, not device {device!r}; "
-                                  "use --backend mjwarp for CUDA")
+            raise SkillMimicError(
+                f"backend 'mujoco' (MuJoCo C) runs on the CPU only, not device {device!r}; "
+                "use --backend mjwarp for CUDA"
+            )
         from skillmimic.sim.mujoco_c import MujocoSimulator
 
         return MujocoSimulator(num_worlds, scene, cfg)

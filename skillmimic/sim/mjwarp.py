@@ -17,6 +17,7 @@ CUDA details that decide whether this works at all:
   attempt). Eager is slower (H200: 1.9x at 1,024 worlds, 1.1x at 8,192, where the kernels
   themselves dominate; more on small batches), so the path taken is always printed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,9 +49,15 @@ _OVERFLOW = int(mjw.OverflowType.ALL & ~(mjw.OverflowType.ITERATIONS | mjw.Overf
 
 
 class WarpSimulator(Simulator):
-    def __init__(self, num_worlds: int, device: str | torch.device = "cuda", scene: SceneConfig = SceneConfig(),
-                 cfg: SimConfig = SimConfig()):
+    def __init__(
+        self,
+        num_worlds: int,
+        device: str | torch.device = "cuda",
+        scene: SceneConfig | None = None,
+        cfg: SimConfig | None = None,
+    ):
         super().__init__(num_worlds, device, scene, cfg)
+        cfg = self.cfg
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise SkillMimicError("device 'cuda' requested but CUDA is not available; use --device cpu")
         wp.init()
@@ -65,8 +72,10 @@ class WarpSimulator(Simulator):
             self.m.opt.warn_overflow = 0  # overflows are detected per world and reported by the caller
             if cuda and not wp.is_conditional_graph_supported():
                 self.m.opt.graph_conditional = False
-                _say("MuJoCo Warp: this CUDA driver/toolkit lacks conditional graph nodes (needs 12.4+): "
-                     f"the solver runs all {self.model.opt.iterations} iterations instead of exiting early")
+                _say(
+                    "MuJoCo Warp: this CUDA driver/toolkit lacks conditional graph nodes (needs 12.4+): "
+                    f"the solver runs all {self.model.opt.iterations} iterations instead of exiting early"
+                )
             self.d = mjw.put_data(self.model, mjd, nworld=num_worlds, nconmax=cfg.nconmax, njmax=cfg.njmax)
             self._reset_mask = wp.zeros(num_worlds, dtype=bool)
         wp.synchronize_device(self._wp_device)  # uploads ran on Warp's own stream; ours starts after them
@@ -97,9 +106,11 @@ class WarpSimulator(Simulator):
                 self._physics_step()
                 self._physics_forward()
             torch.cuda.synchronize(self.device)
-            _say(f"MuJoCo Warp on {self._wp_device} ({torch.cuda.get_device_name(self.device)}): kernels ready in "
-                 f"{time.perf_counter() - t0:.1f} s; {num_worlds} worlds, "
-                 f"{'CUDA graphs' if self.use_graphs else 'eager launches (slow; sim.graph=false or no mempool)'}")
+            _say(
+                f"MuJoCo Warp on {self._wp_device} ({torch.cuda.get_device_name(self.device)}): kernels ready in "
+                f"{time.perf_counter() - t0:.1f} s; {num_worlds} worlds, "
+                f"{'CUDA graphs' if self.use_graphs else 'eager launches (slow; sim.graph=false or no mempool)'}"
+            )
         self.set_state(torch.arange(num_worlds), standing_state(num_worlds))
 
     # --- physics -------------------------------------------------------------------------
@@ -148,8 +159,10 @@ class WarpSimulator(Simulator):
         except Exception as e:  # driver or capture error: slow but correct beats dead
             self.use_graphs = False
             self._graphs.clear()
-            _say(f"warning: CUDA graph capture of '{name}' failed ({str(e).strip().splitlines()[0][:200]}); "
-                 "running eager launches (slower, most on small batches). Set sim.graph=false to skip the attempt.")
+            _say(
+                f"warning: CUDA graph capture of '{name}' failed ({str(e).strip().splitlines()[0][:200]}); "
+                "running eager launches (slower, most on small batches). Set sim.graph=false to skip the attempt."
+            )
             fn()
             return None
         self._graphs[name] = capture.graph
@@ -179,10 +192,14 @@ class WarpSimulator(Simulator):
         geom = self._con_geom.long().clamp_min(0)
         world = self._con_world.long()
         valid = (self._con_row < self._nacon[0]) & ((self._con_type & 1) != 0)  # ContactType.CONSTRAINT
-        return ContactList(world=world, body1=self._geom_body[geom[:, 0]], body2=self._geom_body[geom[:, 1]],
-                           normal_force=normal_forces(self._efc_force, world, self._con_adr[:, 0].long(),
-                                                      self._con_dim.long()),
-                           dist=self._con_dist, valid=valid)
+        return ContactList(
+            world=world,
+            body1=self._geom_body[geom[:, 0]],
+            body2=self._geom_body[geom[:, 1]],
+            normal_force=normal_forces(self._efc_force, world, self._con_adr[:, 0].long(), self._con_dim.long()),
+            dist=self._con_dist,
+            valid=valid,
+        )
 
     def _overflow_bits(self) -> torch.Tensor:
         """Per-world overflow bits, including pool overflows a forward pass alone does not flag.

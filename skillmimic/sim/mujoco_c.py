@@ -11,6 +11,7 @@ first ``mj_step`` would compute again before applying the new controls, so the f
 runs only ``mj_step2`` (actuation, acceleration, constraint solve, integration): the same
 result bit for bit, one position/velocity pass (collision detection included) fewer per step.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -32,18 +33,24 @@ def _bad_state_warnings(d: mujoco.MjData) -> int:
 
 
 class MujocoSimulator(Simulator):
-    def __init__(self, num_worlds: int, scene: SceneConfig = SceneConfig(), cfg: SimConfig = SimConfig()):
+    def __init__(self, num_worlds: int, scene: SceneConfig | None = None, cfg: SimConfig | None = None):
         super().__init__(num_worlds, "cpu", scene, cfg)
         m = self.model
         self.datas = [mujoco.MjData(m) for _ in range(num_worlds)]
-        threads = configure_threads("cpu", cfg.threads)  # and torch's intra-op pool (skillmimic.threads)
+        threads = configure_threads("cpu", self.cfg.threads)  # and torch's intra-op pool (skillmimic.threads)
         self._chunks = [c for c in np.array_split(np.arange(num_worlds), min(threads, num_worlds)) if len(c)]
         # the calling thread steps the first chunk itself: one thread fewer to wake and schedule
         self._pool = ThreadPoolExecutor(len(self._chunks) - 1) if len(self._chunks) > 1 else None
         self._bad = np.zeros(num_worlds, dtype=bool)
         n, nb = num_worlds, m.nbody
-        self._buf = {"qpos": np.zeros((n, m.nq)), "qvel": np.zeros((n, m.nv)), "xpos": np.zeros((n, nb, 3)),
-                     "xquat": np.zeros((n, nb, 4)), "cvel": np.zeros((n, nb, 6)), "subtree_com": np.zeros((n, nb, 3))}
+        self._buf = {
+            "qpos": np.zeros((n, m.nq)),
+            "qvel": np.zeros((n, m.nv)),
+            "xpos": np.zeros((n, nb, 3)),
+            "xquat": np.zeros((n, nb, 4)),
+            "cvel": np.zeros((n, nb, 6)),
+            "subtree_com": np.zeros((n, nb, 3)),
+        }
         self._world_contacts: list[np.ndarray] = [np.zeros((0, 6))] * n
         self._world_efc: list[np.ndarray] = [np.zeros(0)] * n
         self.set_state(torch.arange(num_worlds), standing_state(num_worlds))
@@ -99,9 +106,11 @@ class MujocoSimulator(Simulator):
         for name, buf in self._buf.items():
             buf[i] = getattr(d, name)
         n, con, body = d.ncon, d.contact, self.model.geom_bodyid
-        self._world_efc[i] = d.efc_force[:d.nefc].copy()
-        self._world_contacts[i] = np.stack((np.full(n, i), body[con.geom1[:n]], body[con.geom2[:n]],
-                                            con.efc_address[:n], con.dim[:n], con.dist[:n]), axis=1)
+        self._world_efc[i] = d.efc_force[: d.nefc].copy()
+        self._world_contacts[i] = np.stack(
+            (np.full(n, i), body[con.geom1[:n]], body[con.geom2[:n]], con.efc_address[:n], con.dim[:n], con.dist[:n]),
+            axis=1,
+        )
 
     def _publish(self) -> None:
         """Expose the buffers as float32 torch tensors (read by every accessor until the next step)."""
@@ -111,12 +120,16 @@ class MujocoSimulator(Simulator):
         c = torch.from_numpy(np.concatenate(self._world_contacts))
         efc = np.zeros((self.num_worlds, max(1, max(len(f) for f in self._world_efc))))
         for i, f in enumerate(self._world_efc):
-            efc[i, :len(f)] = f
+            efc[i, : len(f)] = f
         world = c[:, 0].long()
         self._contacts = ContactList(
-            world=world, body1=c[:, 1].long(), body2=c[:, 2].long(),
+            world=world,
+            body1=c[:, 1].long(),
+            body2=c[:, 2].long(),
             normal_force=normal_forces(torch.from_numpy(efc).float(), world, c[:, 3].long(), c[:, 4].long()),
-            dist=c[:, 5].float(), valid=torch.ones(len(c), dtype=torch.bool))
+            dist=c[:, 5].float(),
+            valid=torch.ones(len(c), dtype=torch.bool),
+        )
 
     # --- reads ---------------------------------------------------------------------------
     def _kinematics(self):

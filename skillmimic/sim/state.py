@@ -6,6 +6,7 @@ Layout of the scene's generalized coordinates:
 MuJoCo keeps a free joint's angular velocity in the body's local frame; ``SimState`` keeps every
 velocity in the world frame, and the conversion happens here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -34,14 +35,14 @@ class SimState:
     ball_ang_vel: torch.Tensor  # [N, 3] world
 
     @classmethod
-    def from_motion(cls, m) -> "SimState":
+    def from_motion(cls, m) -> SimState:
         """The simulator state of reference frames (a ``MotionState``)."""
         return cls(**{f.name: getattr(m, f.name) for f in fields(cls)})
 
-    def index(self, idx) -> "SimState":
+    def index(self, idx) -> SimState:
         return SimState(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
-    def to(self, device) -> "SimState":
+    def to(self, device) -> SimState:
         return SimState(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
@@ -49,25 +50,33 @@ def state_to_qpos_qvel(s: SimState) -> tuple[torch.Tensor, torch.Tensor]:
     root_rot = rot.normalize(s.root_rot)
     ball_rot = rot.normalize(s.ball_rot)
     qpos = torch.cat((s.root_pos, root_rot, s.dof_pos, s.ball_pos, ball_rot), dim=-1)
-    qvel = torch.cat((s.root_vel, rot.quat_rotate(rot.quat_conj(root_rot), s.root_ang_vel), s.dof_vel,
-                      s.ball_vel, rot.quat_rotate(rot.quat_conj(ball_rot), s.ball_ang_vel)), dim=-1)
+    qvel = torch.cat(
+        (
+            s.root_vel,
+            rot.quat_rotate(rot.quat_conj(root_rot), s.root_ang_vel),
+            s.dof_vel,
+            s.ball_vel,
+            rot.quat_rotate(rot.quat_conj(ball_rot), s.ball_ang_vel),
+        ),
+        dim=-1,
+    )
     return qpos, qvel
 
 
 def qpos_qvel_to_state(qpos: torch.Tensor, qvel: torch.Tensor) -> SimState:
     root_rot = qpos[..., 3:7]
-    ball_rot = qpos[..., 10 + _D:14 + _D]
+    ball_rot = qpos[..., 10 + _D : 14 + _D]
     return SimState(
         root_pos=qpos[..., 0:3],
         root_rot=root_rot,
         root_vel=qvel[..., 0:3],
         root_ang_vel=rot.quat_rotate(root_rot, qvel[..., 3:6]),
-        dof_pos=qpos[..., 7:7 + _D],
-        dof_vel=qvel[..., 6:6 + _D],
-        ball_pos=qpos[..., 7 + _D:10 + _D],
+        dof_pos=qpos[..., 7 : 7 + _D],
+        dof_vel=qvel[..., 6 : 6 + _D],
+        ball_pos=qpos[..., 7 + _D : 10 + _D],
         ball_rot=ball_rot,
-        ball_vel=qvel[..., 6 + _D:9 + _D],
-        ball_ang_vel=rot.quat_rotate(ball_rot, qvel[..., 9 + _D:12 + _D]),
+        ball_vel=qvel[..., 6 + _D : 9 + _D],
+        ball_ang_vel=rot.quat_rotate(ball_rot, qvel[..., 9 + _D : 12 + _D]),
     )
 
 
@@ -91,10 +100,17 @@ def standing_state(n: int, ball_xy: tuple[float, float] = (0.6, 0.0)) -> SimStat
     lowest = min(_geom_bottom(model, data, g) for g in range(model.ngeom) if 1 <= model.geom_bodyid[g] <= 53)
     z = lambda k: torch.zeros(n, k)  # noqa: E731
     return SimState(
-        root_pos=torch.tensor([[0.0, 0.0, -float(lowest) - _SINK]]).repeat(n, 1), root_rot=up.repeat(n, 1),
-        root_vel=z(3), root_ang_vel=z(3), dof_pos=z(NUM_DOFS), dof_vel=z(NUM_DOFS),
+        root_pos=torch.tensor([[0.0, 0.0, -float(lowest) - _SINK]]).repeat(n, 1),
+        root_rot=up.repeat(n, 1),
+        root_vel=z(3),
+        root_ang_vel=z(3),
+        dof_pos=z(NUM_DOFS),
+        dof_vel=z(NUM_DOFS),
         ball_pos=torch.tensor([[ball_xy[0], ball_xy[1], BALL_RADIUS - _SINK]]).repeat(n, 1),
-        ball_rot=torch.tensor([[1.0, 0.0, 0.0, 0.0]]).repeat(n, 1), ball_vel=z(3), ball_ang_vel=z(3))
+        ball_rot=torch.tensor([[1.0, 0.0, 0.0, 0.0]]).repeat(n, 1),
+        ball_vel=z(3),
+        ball_ang_vel=z(3),
+    )
 
 
 _SINK = 0.001

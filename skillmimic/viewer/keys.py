@@ -1,4 +1,5 @@
 """The viewer's key map: which key steers the policy to which skill (shown in ``--help`` and on screen)."""
+
 from __future__ import annotations
 
 # (key label, GLFW key code, what it does, skill ids to try in order)

@@ -1,4 +1,5 @@
 """Kinematic playback of reference clips (no physics) to video."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,12 +15,16 @@ from skillmimic.viewer.video import OffscreenRenderer, VideoWriter
 
 def clip_rows(lib: MotionLibrary, clips: list[int] | None = None) -> list[int]:
     """Rows of the library's flat frame tensors for ``clips`` (all if None), clip after clip."""
-    return [r for c in (range(lib.num_clips) if clips is None else clips)
-            for r in range(int(lib.starts[c]), int(lib.starts[c] + lib.lengths[c]))]
+    return [
+        r
+        for c in (range(lib.num_clips) if clips is None else clips)
+        for r in range(int(lib.starts[c]), int(lib.starts[c] + lib.lengths[c]))
+    ]
 
 
-def render_motion(lib: MotionLibrary, video: str | Path, width: int = 640, height: int = 480,
-                  clips: list[int] | None = None) -> int:
+def render_motion(
+    lib: MotionLibrary, video: str | Path, width: int = 640, height: int = 480, clips: list[int] | None = None
+) -> int:
     """Render the clips of ``lib`` (all, or ``clips``) back to back at the data rate; returns the
     frame count."""
     model = build_render_model()

@@ -1,4 +1,5 @@
 """Offscreen rendering of the scene to mp4 through MuJoCo's renderer (EGL without a display)."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ class OffscreenRenderer:
         try:
             self._renderer = mujoco.Renderer(model, height=height, width=width)
         except Exception as e:  # no GL context: EGL/OSMesa missing or no framebuffer
-            raise SkillMimicError(f"offscreen rendering unavailable (MUJOCO_GL={os.environ.get('MUJOCO_GL')}): "
-                                  f"{str(e).splitlines()[0]}") from None
+            raise SkillMimicError(
+                f"offscreen rendering unavailable (MUJOCO_GL={os.environ.get('MUJOCO_GL')}): {str(e).splitlines()[0]}"
+            ) from None
         self.camera = mujoco.MjvCamera()
         self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
         self.camera.distance = 5.0
@@ -32,8 +34,9 @@ class OffscreenRenderer:
         """Jump to the next target instead of panning (e.g. at a cut between clips)."""
         self._lookat = None
 
-    def render(self, data: mujoco.MjData, caption: str | None = None, scene_option=None,
-               extra_geoms=None) -> np.ndarray:
+    def render(
+        self, data: mujoco.MjData, caption: str | None = None, scene_option=None, extra_geoms=None
+    ) -> np.ndarray:
         target = np.array([data.qpos[0], data.qpos[1], 1.0])
         # A lagged camera target: smooth to watch, and the character stays in frame.
         self._lookat = target if self._lookat is None else 0.9 * self._lookat + 0.1 * target
@@ -64,8 +67,9 @@ class VideoWriter:
         self.path = Path(path)
         if self.path.parent and not self.path.parent.exists():
             raise SkillMimicError(f"--video {path}: folder {self.path.parent} does not exist")
-        self._writer = imageio.get_writer(self.path, fps=fps, codec="libx264", quality=7,
-                                          macro_block_size=8, ffmpeg_log_level="error")
+        self._writer = imageio.get_writer(
+            self.path, fps=fps, codec="libx264", quality=7, macro_block_size=8, ffmpeg_log_level="error"
+        )
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:

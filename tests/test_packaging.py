@@ -90,15 +90,17 @@ def test_wheel_in_a_fresh_venv_trains_with_a_shipped_preset(tmp_path, data_dir):
             text=True,
         ).stdout.strip()
     )
-    # The dependencies (torch, MuJoCo, ...) come from this environment, appended after the fresh
-    # venv's own site-packages; .pth files in that folder are not run, so the editable skillmimic
-    # of this checkout stays invisible and only the wheel provides the package.
-    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--ignore-installed", "-q"]
+        + [str(wheel)],
         check=True,
         cwd=tmp_path,
     )
+    # The dependencies (torch, MuJoCo, ...) come from this environment, appended after the fresh
+    # venv's own site-packages (after the install, so pip sees none of them); .pth files in that
+    # folder are not run, so the editable skillmimic of this checkout stays invisible and only the
+    # wheel provides the package.
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     work = tmp_path / "elsewhere"
     work.mkdir()

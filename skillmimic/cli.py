@@ -35,6 +35,30 @@ def _data_render(a) -> None:
     print(f"wrote {a.video} ({n} frames)")
 
 
+def _graph_build(a) -> None:
+    import time
+
+    from skillmimic.graph import build_graph, graph_key
+    from skillmimic.motion.library import MotionLibrary
+
+    lib = MotionLibrary.load(a.motion, a.device)
+    t0 = time.perf_counter()
+    g = build_graph(lib)
+    seconds = time.perf_counter() - t0
+    out = Path(a.out) if a.out else Path(f"graph-{graph_key(lib)}.pt")
+    g.save(out)
+    print(
+        f"wrote {out}: built in {seconds:.1f} s on {lib.device}, {g.num_frames} frames, "
+        f"{len(g.skills)} skills, {g.num_edges} edges"
+    )
+
+
+def _graph_inspect(a) -> None:
+    from skillmimic.graph import TrajectoryGraph, summary
+
+    print(summary(TrajectoryGraph.load(a.path)))
+
+
 def _bench_sim(a) -> None:
     from skillmimic.bench import bench_sim
 
@@ -103,7 +127,9 @@ def _play(a) -> None:
 def _eval(a) -> None:
     from skillmimic.eval.evaluate import evaluate, format_table, write_json
 
-    rep = evaluate(a.checkpoint, a.motion, a.episodes, a.steps, a.num_envs, a.device, a.backend)
+    rep = evaluate(
+        a.checkpoint, a.motion, a.episodes, a.steps, a.num_envs, a.device, a.backend, a.mode, a.trials, a.seed
+    )
     print(format_table(rep))
     if a.json:
         write_json(rep, a.json)
@@ -209,7 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", required=True)
     ev.add_argument("--motion", required=True)
     ev.add_argument("--episodes", type=int, default=4, help="episodes per clip (different start frames)")
-    ev.add_argument("--steps", type=int, default=300, help="control steps per episode (default 300 = 5 s)")
+    ev.add_argument("--steps", type=int, default=600, help="control steps per episode (default 600 = 10 s)")
+    ev.add_argument(
+        "--mode",
+        default="sr",
+        choices=("sr", "ensr", "tsr", "all"),
+        help="sr: reference starts; ensr: noisy starts; tsr: transitions between skills via the graph; all",
+    )
+    ev.add_argument("--trials", type=int, help="episodes per skill (sr, ensr) or skill pair (tsr), seeded draws")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the noisy starts and --trials draws")
     ev.add_argument("--num-envs", type=int, default=64, help="episodes simulated at once")
     ev.add_argument("--json", help="also write the full report to this JSON file")
     ev.add_argument("--device", default="auto")
@@ -224,6 +258,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True, help="the policy file to write, e.g. policies/NAME.pth")
     ex.add_argument("--half", action="store_true", help="store the network weights as fp16 (half the size)")
     ex.set_defaults(func=_export_policy)
+
+    gr = sub.add_parser("graph", help="stitched trajectory graph: skill-transition edges").add_subparsers(
+        dest="action", required=True
+    )
+    gb = gr.add_parser("build", help="search every frame's most similar frame in each other skill; save the graph")
+    gb.add_argument("--motion", required=True, help="a .pt file, a folder, or a dataset-relative name")
+    gb.add_argument("--out", help="graph file to write (default: graph-<key>.pt in the current directory)")
+    gb.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    gb.set_defaults(func=_graph_build)
+    gi = gr.add_parser("inspect", help="edge counts and similarity quantiles per pair of skills")
+    gi.add_argument("path", help="a graph file written by `skillmimic graph build`")
+    gi.set_defaults(func=_graph_inspect)
 
     bench = sub.add_parser("bench", help="throughput benchmarks").add_subparsers(dest="target", required=True)
     b = bench.add_parser("sim", help="raw physics step: world-steps per second")

@@ -61,6 +61,19 @@ class EnvConfig:
 
 
 @dataclass
+class TransitionFieldConfig:
+    """SkillMimic-V2's state transition field (``envs/transition_field.py``); all off by default
+    (SkillMimic V1). Per reset an env gets a noisy start, else a graph switch, with these
+    probabilities; each part can be switched off on its own for ablations."""
+
+    noisy_start_prob: float = 0.0  # V2 README: 0.1
+    switch_prob: float = 0.0  # V2 README: 0.1; builds (or reuses) the trajectory graph
+    noise: float = 0.1  # epsilon of the noise model
+    noise_getup: float = 1.0  # root and joint noise of getup clips (skill 0)
+    buffer: bool = True  # reward = the clip's mean reward for the first steps after such a start
+
+
+@dataclass
 class PPOConfig:
     """rl-games PPO settings; defaults mirror upstream SkillMimic (``skillmimic.yaml``)."""
 
@@ -120,6 +133,7 @@ class TrainConfig:
     sim: SimSection = field(default_factory=SimSection)
     scene: SceneConfig = field(default_factory=SceneConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    stf: TransitionFieldConfig = field(default_factory=TransitionFieldConfig)
 
     def sim_config(self) -> SimConfig:
         s = self.sim
@@ -191,6 +205,12 @@ def _validate(c: TrainConfig) -> None:
             f"a divisor of num_envs * horizon_length = {c.num_envs * c.ppo.horizon_length}",
         ),
         (all(u > 0 for u in c.ppo.units), "ppo.units", "positive layer sizes"),
+        (
+            0 <= c.stf.noisy_start_prob and 0 <= c.stf.switch_prob and c.stf.noisy_start_prob + c.stf.switch_prob <= 1,
+            "stf.noisy_start_prob/switch_prob",
+            "probabilities in [0, 1] with a sum of at most 1",
+        ),
+        (c.stf.noise >= 0 and c.stf.noise_getup >= 0, "stf.noise/noise_getup", "non-negative"),
     ]
     for ok, key, expected in checks:
         if not ok:

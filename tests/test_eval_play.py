@@ -47,6 +47,55 @@ def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
     assert rep["overall"]["episodes"] == 6
 
 
+def test_eval_all_modes_reports_sr_ensr_tsr_and_nr(trained, tmp_path, capsys):
+    motion, ckpt = trained
+    out = tmp_path / "eval.json"
+    args = ["eval", "--checkpoint", str(ckpt), "--motion", str(motion), "--mode", "all", "--trials", "2"]
+    assert main([*args, "--steps", "20", "--num-envs", "4", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "SR: starts on the reference" in table and "eNSR: noisy starts (epsilon 0.1)" in table
+    assert "TSR: success from source skill (rows) into target skill (columns)" in table
+    assert "summary: SR " in table and "eNSR " in table and " NR " in table
+    rep = json.loads(out.read_text())
+    assert rep["overall"]["episodes"] == 6 and rep["ensr"]["overall"]["episodes"] == 6  # 2 trials x 3 skills
+    matrix = rep["tsr"]["matrix"]
+    assert set(matrix) == {"031", "011", "004"} and all(set(row) == set(matrix) - {a} for a, row in matrix.items())
+    for row in matrix.values():
+        for cell in row.values():
+            assert cell["starts"] == 2 and cell["episodes"] + cell["no_edge"] == 2
+    assert sum(c["episodes"] for row in matrix.values() for c in row.values()) == rep["tsr"]["overall"]["episodes"]
+    # seeded: the same command gives the same report
+    assert main([*args, "--steps", "20", "--num-envs", "4", "--json", str(tmp_path / "again.json")]) == 0
+    assert json.loads((tmp_path / "again.json").read_text())["ensr"] == rep["ensr"]
+
+
+def test_tsr_episode_starts_in_the_source_skill_and_is_judged_as_the_target(trained):
+    from skillmimic.envs.imitation import ImitationEnv
+    from skillmimic.envs.sampling import FixedStartSampler, Starts
+    from skillmimic.envs.transition_field import switch_starts
+    from skillmimic.graph import build_graph
+    from skillmimic.sim.factory import make_simulator
+    from skillmimic.sim.state import SimState
+
+    motion, _ = trained
+    lib = MotionLibrary.load(motion)
+    graph = build_graph(lib)
+    src = int((lib.skill_ids == 31).nonzero()[0])
+    clips, frames = torch.tensor([src, src]), torch.tensor([30, 50])
+    target = torch.tensor([4, 11])
+    b_clip, b_frame, _, yaw, shift, ok = switch_starts(lib, graph, clips, frames, torch.zeros(2), target)
+    assert ok.all() and torch.equal(lib.skill_ids[b_clip], target)
+    state = SimState.from_motion(lib.get(clips, frames))
+    env = ImitationEnv(
+        lib, make_simulator("mujoco", 2), sampler=FixedStartSampler(Starts(b_clip, b_frame, state, yaw, shift))
+    )
+    env.reset()
+    torch.testing.assert_close(env.sim.state().dof_pos, state.dof_pos)  # the body is in the layup
+    assert env.skill.tolist() == [4, 11]  # conditioned on the targets
+    criteria = [SKILL_CRITERION[int(s)] for s in lib.skill_ids[env.clip]]  # what eval judges by
+    assert criteria == [SKILL_CRITERION[4], SKILL_CRITERION[11]]
+
+
 def test_play_video_has_the_expected_frames(trained, tmp_path, capsys):
     motion, ckpt = trained
     video = tmp_path / "play.mp4"

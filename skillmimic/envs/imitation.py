@@ -18,8 +18,8 @@ import torch
 
 from skillmimic.config import EnvConfig, RewardConfig
 from skillmimic.envs import observations as obs_fn
-from skillmimic.envs.rewards import TERMS, HOIState, hoi_state, imitation_reward, node_distance
-from skillmimic.envs.sampling import UniformStartSampler
+from skillmimic.envs.rewards import TERMS, HOIState, clip_mean_substitute, hoi_state, imitation_reward, node_distance
+from skillmimic.envs.sampling import START_KINDS, UniformStartSampler
 from skillmimic.humanoid import HAND_BODIES, NO_CONTACT_BODIES, NUM_DOFS, body_index
 from skillmimic.motion.library import MotionLibrary, MotionState
 from skillmimic.sim.base import BodyState, Contacts, Simulator
@@ -94,11 +94,25 @@ class ImitationEnv:
         self.ep_len = torch.ones(n, dtype=torch.long, device=dev)
         self.skill = torch.zeros(n, dtype=torch.long, device=dev)
         self.skill_override: int | None = None  # playback: steer every env with one skill
+        # the reference is lib frames moved by (yaw about z, xy shift): identity unless a graph
+        # switch re-anchored another clip onto where the character stands
+        self.anchor_yaw = torch.zeros(n, device=dev)
+        self.anchor_shift = torch.zeros(n, 3, device=dev)
+        self._anchored = False  # any non-identity anchor yet (skips the transform until then)
+        self.buffer = torch.zeros(n, dtype=torch.long, device=dev)  # steps of clip-mean reward
+        # starts of each kind (START_KINDS) and their summed buffer steps, on the device
+        self._start_counts = torch.zeros(len(START_KINDS) + 1, dtype=torch.long, device=dev)
         self.ref_ball_contact, self.ref_body_contact = self._reference_contacts()
         self._counts = torch.zeros(len(COUNTERS), dtype=torch.long, device=dev)  # totals, on the device
         # only backends with fixed-size buffers (MuJoCo Warp) have an overflow to report
         self._reports_overflow = type(sim).overflow_report is not Simulator.overflow_report
         self.overflow_message: str | None = None  # the first buffer-overflow report of this env
+
+    @property
+    def start_totals(self) -> dict[str, int]:
+        """Episode starts of each kind (``START_KINDS``) and their total buffer steps; reads the device."""
+        counts = self._start_counts.tolist()
+        return dict(zip((*START_KINDS, "buffer_steps"), counts, strict=True))
 
     @property
     def totals(self) -> dict[str, int]:
@@ -138,7 +152,8 @@ class ImitationEnv:
     def _reset_envs(self, ids: torch.Tensor) -> None:
         if ids.numel() == 0:
             return
-        clips, starts = self.sampler.sample(ids)
+        s = self.sampler.sample(ids)
+        clips, starts = s.clips, s.frames
         self.clip[ids], self.start[ids] = clips, starts
         self.progress[ids] = 0
         if self.cfg.reference_ends_episode:
@@ -146,7 +161,17 @@ class ImitationEnv:
         else:
             self.ep_len[ids] = self.cfg.episode_length
         self.skill[ids] = self.lib.skill_ids[clips] if self.skill_override is None else self.skill_override
-        self.sim.set_state(ids, SimState.from_motion(self.lib.get(clips, starts)))
+        if s.anchor_yaw is not None:
+            self.anchor_yaw[ids], self.anchor_shift[ids] = s.anchor_yaw, s.anchor_shift
+            self._anchored = True
+        elif self._anchored:
+            self.anchor_yaw[ids], self.anchor_shift[ids] = 0.0, 0.0
+        self.buffer[ids] = 0 if s.buffer is None else s.buffer
+        kind = torch.zeros_like(ids) if s.kind is None else s.kind
+        counts = torch.bincount(kind, minlength=len(START_KINDS))
+        self._start_counts += torch.cat((counts, self.buffer[ids].sum().view(1)))
+        state = s.state if s.state is not None else SimState.from_motion(self._reference_frames(clips, starts, ids))
+        self.sim.set_state(ids, state)
 
     def set_skill(self, skill_id: int | None) -> None:
         """Condition every env on ``skill_id`` from now on (None: each clip's own label again)."""
@@ -165,9 +190,15 @@ class ImitationEnv:
         diverged = self.sim.diverged()
         fell = snap.state.root_pos[:, 2] < self.cfg.termination_height
         fell = fell & self.cfg.early_termination & ~diverged
+        # buffer steps after an off-reference start, and reference frames that are missing, earn
+        # the mean reward of the other envs on the same clip (the env has no reward of its own)
+        buffering = self.progress <= self.buffer
+        substitute = buffering | ~self.lib.valid[self.lib.flat_index(self.clip, self.start + self.progress)]
+        reward = clip_mean_substitute(reward, self.clip, substitute, self.lib.num_clips)
         drifted = torch.zeros_like(fell)
         if self.cfg.termination_distance > 0:
             drifted = (node_distance(sim_hoi, ref_hoi) > self.cfg.termination_distance) & ~fell & ~diverged
+            drifted = drifted & ~buffering
         terminated = fell | drifted | diverged
         time_out = (self.progress >= self.ep_len) & ~terminated
         reward = torch.where(diverged, torch.zeros_like(reward), reward)
@@ -195,7 +226,12 @@ class ImitationEnv:
     def reference(self) -> MotionState:
         """The reference frame each env should be at now (``start + progress``, held at the clip's
         last frame when an episode outlasts its clip)."""
-        return self.lib.get(self.clip, self.start + self.progress)
+        return self._reference_frames(self.clip, self.start + self.progress)
+
+    def _reference_frames(self, clips: torch.Tensor, frames: torch.Tensor, ids=slice(None)) -> MotionState:
+        """Library frames of envs ``ids`` moved by their anchors (a graph switch's re-anchoring)."""
+        ref = self.lib.get(clips, frames)
+        return ref.anchored(self.anchor_yaw[ids], self.anchor_shift[ids]) if self._anchored else ref
 
     def read(self) -> Snapshot:
         return Snapshot(
@@ -212,6 +248,8 @@ class ImitationEnv:
         """What the reward compares: the simulated state and the current reference frame."""
         rows = self.lib.flat_index(self.clip, self.start + self.progress)
         ref = self.lib.frames.index(rows)
+        if self._anchored:
+            ref = ref.anchored(self.anchor_yaw, self.anchor_shift)
         s, b = snap.state, snap.bodies
         sim_hoi = hoi_state(b.pos, b.rot[:, 0], s.dof_pos, s.ball_pos, *contact_flags(snap.contacts))
         ref_hoi = hoi_state(

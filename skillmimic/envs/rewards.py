@@ -99,3 +99,17 @@ def imitation_reward(sim: HOIState, ref: HOIState, weights: dict[str, float]) ->
     for v in terms.values():
         total = total * v
     return total, terms
+
+
+def clip_mean_substitute(
+    reward: torch.Tensor, clip: torch.Tensor, substitute: torch.Tensor, num_clips: int
+) -> torch.Tensor:
+    """``reward`` [N] with the entries flagged in ``substitute`` replaced by the mean reward of the
+    unflagged envs on the same clip (of all unflagged envs when the clip has none; 0 when no env
+    is unflagged): SkillMimic-V2's buffer steps and missing reference frames."""
+    keep = (~substitute).to(reward.dtype)
+    sums = torch.zeros(num_clips, dtype=reward.dtype, device=reward.device).index_add_(0, clip, reward * keep)
+    counts = torch.zeros_like(sums).index_add_(0, clip, keep)
+    overall = (reward * keep).sum() / keep.sum().clamp_min(1)
+    mean = torch.where(counts > 0, sums / counts.clamp_min(1), overall)
+    return torch.where(substitute, mean[clip], reward)

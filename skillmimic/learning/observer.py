@@ -19,6 +19,7 @@ class ProgressObserver(AlgoObserver):
         self.max_epochs, self.minutes = max_epochs, minutes
         self.epochs_run, self.samples_run, self.last = 0, 0, {}
         self._warned: str | None = None
+        self._starts: dict[str, int] = {}  # the env's start totals at the last epoch
         self._reset_accumulators()
 
     def _reset_accumulators(self) -> None:
@@ -81,6 +82,7 @@ class ProgressObserver(AlgoObserver):
         w.add_scalar("resets/drifted", self.drifted, frame)
         w.add_scalar("resets/diverged", self.diverged, frame)
         w.add_scalar("performance/samples_per_s", rate, frame)
+        starts = self._log_starts(frame)
         message = self.vec_env.env.overflow_message  # the env's first overflow report, kept there
         term_text = " ".join(f"{k} {v:.2f}" for k, v in terms.items())
         if self.minutes > 0:
@@ -91,7 +93,7 @@ class ProgressObserver(AlgoObserver):
         print(
             f"{where}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  reward {reward:.3f}  "
             f"[{term_text}]  ep_len {ep_len:.1f}  falls {self.falls}  drifted {self.drifted}  "
-            f"diverged {self.diverged}",
+            f"diverged {self.diverged}{starts}",
             flush=True,
         )
         self.last = dict(epoch=epoch_num, samples=self.algo.frame, reward=reward, ep_len=ep_len)
@@ -99,6 +101,25 @@ class ProgressObserver(AlgoObserver):
             print(f"warning: {message}", flush=True)
             self._warned = message
         self._reset_accumulators()
+
+    def _log_starts(self, frame: int) -> str:
+        """Tensorboard: fraction of this epoch's episode starts of each kind (reference, noisy,
+        switch) and their mean buffer steps. Returns the progress line's part ("" when every
+        start was a plain reference start)."""
+        totals = self.vec_env.env.start_totals
+        epoch = {k: v - self._starts.get(k, 0) for k, v in totals.items()}
+        self._starts = totals
+        buffer = epoch.pop("buffer_steps")
+        n = sum(epoch.values())
+        if n == 0:
+            return ""
+        for k, v in epoch.items():
+            self.writer.add_scalar(f"starts/{k}_fraction", v / n, frame)
+        off = n - epoch["reference"]
+        self.writer.add_scalar("starts/buffer_mean", buffer / max(off, 1), frame)
+        if off == 0:
+            return ""
+        return f"  starts noisy {epoch['noisy']} switch {epoch['switch']} of {n}"
 
     def summary(self) -> str:
         """One line on the whole run: epochs, samples, wall clock, throughput, last epoch's numbers."""

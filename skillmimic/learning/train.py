@@ -18,7 +18,10 @@ from skillmimic import __version__
 from skillmimic.config import TrainConfig, load_config, resolve_device, to_dict, to_yaml
 from skillmimic.envs.imitation import ImitationEnv
 from skillmimic.envs.observations import OBS_LAYOUT, OBS_SIZE
+from skillmimic.envs.sampling import UniformStartSampler
+from skillmimic.envs.transition_field import TransitionFieldSampler
 from skillmimic.errors import SkillMimicError
+from skillmimic.graph import load_or_build
 from skillmimic.humanoid import NUM_DOFS
 from skillmimic.learning import network, vecenv
 from skillmimic.learning.agent import AGENT_NAME, SkillMimicAgent
@@ -35,7 +38,23 @@ def build_env(cfg: TrainConfig) -> ImitationEnv:
         raise SkillMimicError("no motion given: pass --motion PATH (a file, folder or name like ballplay-m/layup)")
     lib = MotionLibrary.load(cfg.motion, cfg.sim.device, cfg.skill, cfg.retarget_ball)
     sim = make_simulator(cfg.sim.backend, cfg.num_envs, cfg.sim.device, cfg.scene, cfg.sim_config())
-    return ImitationEnv(lib, sim, cfg.env, cfg.reward, seed=cfg.seed)
+    return ImitationEnv(lib, sim, cfg.env, cfg.reward, seed=cfg.seed, sampler=start_sampler(cfg, lib))
+
+
+def start_sampler(cfg: TrainConfig, lib: MotionLibrary):
+    """Uniform reference starts, wrapped in the state transition field when ``stf`` asks for it.
+    Graph switching needs the trajectory graph: built once per set of clips, cached in
+    ``<runs_dir>/graphs/`` (keyed by a hash of the clips and weights) and reused by later runs."""
+    base = UniformStartSampler(lib, torch.Generator().manual_seed(cfg.seed))
+    if cfg.stf.noisy_start_prob == 0 and cfg.stf.switch_prob == 0:
+        return base
+    graph = None
+    if cfg.stf.switch_prob > 0:
+        if len(set(lib.skill_ids.tolist())) < 2:
+            raise SkillMimicError(f"stf.switch_prob > 0 needs clips of at least two skills; {cfg.motion} has one")
+        graph = load_or_build(lib, Path(cfg.runs_dir) / "graphs")
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    return TransitionFieldSampler(base, lib, cfg.stf, gen, graph)
 
 
 def policy_metadata(cfg: TrainConfig, env: ImitationEnv) -> dict:

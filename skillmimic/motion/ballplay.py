@@ -69,9 +69,14 @@ def read_ballplay(path: str | Path, skill: int | None = None) -> Clip:
         frame, col = (int(i) for i in bad.nonzero()[0])
         part = next(k for k, (a, b) in _COLUMNS.items() if a <= col < b)
         raise SkillMimicError(f"{path}: frame {frame} has a non-finite value in column {col} ({part})")
-    empty = (data.abs().sum(dim=1) == 0).nonzero()
-    if len(empty):
-        raise SkillMimicError(f"{path}: frame {int(empty[0])} is all zeros (masked frames are not supported)")
+    # A row of zeros is a missing frame (masked capture, SkillMimic-V2's noisy-data sets): it is
+    # kept as a frame marked invalid and filled with the nearest earlier valid frame (the first
+    # valid one before it), so every derived quantity stays finite.
+    valid = data.abs().sum(dim=1) != 0
+    if not valid.any():
+        raise SkillMimicError(f"{path}: every frame is all zeros (a fully masked clip has no motion)")
+    if not valid.all():
+        data = data[_hold_index(valid)]
 
     sid = skill if skill is not None else skill_id_from_filename(path.stem)
     if sid is None:
@@ -98,7 +103,17 @@ def read_ballplay(path: str | Path, skill: int | None = None) -> Clip:
         ball_pos=data[:, 324:327].to(f32),
         ball_rot=rot.sign_continuous(rot.quat_from_rotvec(data[:, 327:330])).to(f32),
         contact=data[:, 336].round().clamp(0, 1).to(f32),
+        valid=valid,
     )
+
+
+def _hold_index(valid: torch.Tensor) -> torch.Tensor:
+    """For each frame, the index of the frame whose values it takes: itself when valid, else the
+    last valid frame before it (the first valid frame for a leading gap)."""
+    idx = torch.where(valid, torch.arange(len(valid)), torch.zeros_like(valid, dtype=torch.long))
+    held = torch.cummax(idx, dim=0).values
+    first = int(valid.nonzero()[0])
+    return torch.where(held == 0, first, held) if not bool(valid[0]) else held
 
 
 def _continuous_hinges(h: torch.Tensor) -> torch.Tensor:

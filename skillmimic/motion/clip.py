@@ -30,6 +30,15 @@ class Clip:
     ball_pos: torch.Tensor  # [T, 3]
     ball_rot: torch.Tensor  # [T, 4]
     contact: torch.Tensor  # [T], 1 where a hand touches the ball
+    valid: torch.Tensor | None = None  # [T] bool, False on missing (masked) frames; None: all valid
+
+    def __post_init__(self):
+        if self.valid is None:
+            self.valid = torch.ones(self.num_frames, dtype=torch.bool)
+
+    @property
+    def num_missing(self) -> int:
+        return int((~self.valid).sum())
 
     @property
     def name(self) -> str:
@@ -48,38 +57,41 @@ class Clip:
         return self.num_frames / self.fps
 
     def velocities(self) -> dict[str, torch.Tensor]:
-        """Finite-difference velocities (central inside, one-sided at the ends), world frame.
+        """Finite-difference velocities, world frame: the mean of the backward and forward
+        differences where both neighbours exist (the central difference), one-sided where only one
+        does. A difference never spans a missing frame; a frame with no valid neighbour (or a
+        missing frame) gets zero velocity.
 
         Hinge angles are unwrapped first so a jump across +-pi is not read as a fast spin.
         """
         dt = 1.0 / self.fps
+        v = self.valid
         return {
-            "root_vel": _diff(self.root_pos) / dt,
-            "root_ang_vel": _angular_velocity(self.root_rot, dt),
-            "dof_vel": _diff(_unwrap(self.dof_pos)) / dt,
-            "ball_vel": _diff(self.ball_pos) / dt,
-            "ball_ang_vel": _angular_velocity(self.ball_rot, dt),
+            "root_vel": _diff(self.root_pos, v) / dt,
+            "root_ang_vel": _diff(self.root_rot, v, _rotation_step) / dt,
+            "dof_vel": _diff(_unwrap(self.dof_pos), v) / dt,
+            "ball_vel": _diff(self.ball_pos, v) / dt,
+            "ball_ang_vel": _diff(self.ball_rot, v, _rotation_step) / dt,
         }
 
 
-def _diff(x: torch.Tensor) -> torch.Tensor:
-    """Per-frame derivative times dt: central differences, one-sided at both ends."""
-    d = torch.empty_like(x)
-    d[1:-1] = 0.5 * (x[2:] - x[:-2])
-    d[0] = x[1] - x[0]
-    d[-1] = x[-1] - x[-2]
-    return d
+def _rotation_step(q_next: torch.Tensor, q_prev: torch.Tensor) -> torch.Tensor:
+    """World-frame rotation vector from ``q_prev`` to ``q_next``: log(q_next * q_prev^-1)."""
+    return rot.quat_to_rotvec(rot.quat_mul(q_next, rot.quat_conj(q_prev)))
+
+
+def _diff(x: torch.Tensor, valid: torch.Tensor, step=None) -> torch.Tensor:
+    """Per-frame derivative times dt from the differences to both neighbours that are valid."""
+    step = step or (lambda a, b: a - b)
+    ok = valid[1:] & valid[:-1]  # [T-1] the difference between frames t and t+1 is usable
+    d = step(x[1:], x[:-1]) * ok.view(-1, *([1] * (x.dim() - 1)))
+    zero = torch.zeros_like(d[:1])
+    fwd, bwd = torch.cat((d, zero)), torch.cat((zero, d))  # difference to t+1, to t-1
+    okf, okb = torch.cat((ok, ok.new_zeros(1))), torch.cat((ok.new_zeros(1), ok))
+    count = (okf.to(d.dtype) + okb.to(d.dtype)).clamp_min(1).view(-1, *([1] * (d.dim() - 1)))
+    return (fwd + bwd) / count
 
 
 def _unwrap(a: torch.Tensor) -> torch.Tensor:
     step = rot.wrap_angle(a[1:] - a[:-1])
     return torch.cat((a[:1], a[:1] + torch.cumsum(step, dim=0)))
-
-
-def _angular_velocity(q: torch.Tensor, dt: float) -> torch.Tensor:
-    """World-frame angular velocity of a quaternion track: log(q_next * q_prev^-1) / (2 dt)."""
-    w = torch.empty(q.shape[:-1] + (3,), dtype=q.dtype)
-    w[1:-1] = rot.quat_to_rotvec(rot.quat_mul(q[2:], rot.quat_conj(q[:-2]))) / (2 * dt)
-    w[0] = rot.quat_to_rotvec(rot.quat_mul(q[1], rot.quat_conj(q[0]))) / dt
-    w[-1] = rot.quat_to_rotvec(rot.quat_mul(q[-1], rot.quat_conj(q[-2]))) / dt
-    return w

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from skillmimic import rotations as rot
 from skillmimic.errors import SkillMimicError
 from skillmimic.kinematics import forward_kinematics
 from skillmimic.motion.ballplay import read_ballplay
@@ -47,6 +48,32 @@ class MotionState:
 
     def index(self, idx) -> MotionState:
         return MotionState(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    def anchored(self, yaw: torch.Tensor, shift: torch.Tensor) -> MotionState:
+        """The frames moved rigidly: rotated by ``yaw`` [B] about world z through the origin, then
+        shifted by ``shift`` [B, 3]. Joint values and heights (for a shift with z = 0) are kept.
+        Used to re-anchor another clip's reference onto where the character stands."""
+        q = rot.yaw_quat(yaw)
+
+        def rows(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:  # [B, k] -> broadcastable with like
+            return x.view(x.shape[:1] + (1,) * (like.dim() - 2) + x.shape[1:])
+
+        turn = lambda v: rot.quat_rotate(rows(q, v), v)  # noqa: E731
+        spin = lambda r: rot.quat_mul(rows(q, r), r)  # noqa: E731
+        lift = lambda p: turn(p) + rows(shift, p)  # noqa: E731
+        return replace(
+            self,
+            root_pos=lift(self.root_pos),
+            root_rot=spin(self.root_rot),
+            root_vel=turn(self.root_vel),
+            root_ang_vel=turn(self.root_ang_vel),
+            body_pos=lift(self.body_pos),
+            body_rot=spin(self.body_rot),
+            ball_pos=lift(self.ball_pos),
+            ball_rot=spin(self.ball_rot),
+            ball_vel=turn(self.ball_vel),
+            ball_ang_vel=turn(self.ball_ang_vel),
+        )
 
 
 class MotionLibrary:
@@ -96,6 +123,9 @@ class MotionLibrary:
         self.starts = torch.cumsum(self.lengths, 0) - self.lengths
         self.skill_ids = torch.tensor([c.skill_id for c in clips], device=self.device)
         self.frame_clip = torch.repeat_interleave(torch.arange(len(clips), device=self.device), self.lengths)
+        # False on missing (all-zero, masked) frames: never a start, never a graph target, and a
+        # reference frame that earns no reward of its own (the env substitutes its clip's mean)
+        self.valid = torch.cat([c.valid for c in clips]).to(self.device)
 
     @classmethod
     def load(

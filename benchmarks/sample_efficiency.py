@@ -53,7 +53,7 @@ def main() -> None:
             name = re.sub(r"[^A-Za-z0-9_.-]", "", name)
             points, done, t0 = [], 0, time.time()
             while done < a.samples:
-                epochs = max(1, min(a.chunk, a.samples - done) // per_epoch)
+                epochs = -(-min(a.chunk, a.samples - done) // per_epoch)  # ceil: no tiny chunk at the end
                 cmd = ["skillmimic", "train", "--run", name, "--epochs", str(epochs)]
                 if done:
                     cmd += ["--resume", f"runs_dir={a.runs_dir}"]

@@ -35,6 +35,54 @@ def _data_render(a) -> None:
     print(f"wrote {a.video} ({n} frames)")
 
 
+def _data_convert(a) -> None:
+    from skillmimic.io.smplx_import import convert_to_file
+
+    path, c = convert_to_file(
+        a.sequence,
+        a.out,
+        a.skill,
+        model_dir=a.model_dir,
+        object_track=a.object,
+        object_mesh=a.object_mesh,
+        up=a.up,
+        fps_in=a.fps_in,
+        contact_tol=a.contact_tol,
+        gender=a.gender,
+        ground=not a.no_ground,
+    )
+    n = len(c.tensor)
+    print(
+        f"wrote {path}: {n} frames at 60 fps (from {c.frames_in} at {c.fps_in:g} fps, {c.sequence.up}-up, hands "
+        f"{c.sequence.hands}), ground shift {c.ground_shift:+.3f} m, contact on {c.contact_frames}/{n} frames"
+    )
+
+
+def _export(a) -> None:
+    from skillmimic.io.track import track_from_clip, track_from_rollout
+
+    if not (a.smplx or a.mesh):
+        raise SkillMimicError("export needs --smplx out.npz and/or --mesh out.glb")
+    if a.smplx and not a.model_dir:
+        raise SkillMimicError("--smplx needs --model-dir: SMPL-X's transl depends on the model's rest pelvis")
+    skill = _skill_arg(a.skill) if a.skill is not None else None
+    if a.dataset:
+        track = track_from_clip(a.motion, skill).head(a.seconds)
+    elif a.checkpoint:
+        track = track_from_rollout(a.checkpoint, a.motion, skill, a.seconds or 10.0, a.device, a.backend)
+    else:
+        raise SkillMimicError("export needs --checkpoint (a policy rollout) or --dataset (the clip itself)")
+    what = f"{track.num_frames} frames at {track.fps:g} fps, {track.name}"
+    if a.smplx:
+        from skillmimic.io.smplx_export import export_smplx
+
+        print(f"wrote {export_smplx(track, a.smplx, a.model_dir, a.gender, a.up)}: SMPL-X ({a.up}-up) + ball, {what}")
+    if a.mesh:
+        from skillmimic.io.mesh_export import export_mesh
+
+        print(f"wrote {export_mesh(track, a.mesh)}: animated glTF (y-up), {what}")
+
+
 def _graph_build(a) -> None:
     import time
 
@@ -50,6 +98,22 @@ def _graph_build(a) -> None:
     print(
         f"wrote {out}: built in {seconds:.1f} s on {lib.device}, {g.num_frames} frames, "
         f"{len(g.skills)} skills, {g.num_edges} edges"
+    )
+
+
+def _hist_train(a) -> None:
+    from skillmimic.learning.history_encoder import history_key, save_encoder, train_history_encoder
+    from skillmimic.motion.library import MotionLibrary
+
+    lib = MotionLibrary.load(a.motion)
+    enc, m = train_history_encoder(lib, a.epochs, a.device, a.seed)
+    key = history_key(lib, a.epochs, a.seed)
+    out = Path(a.out) if a.out else Path(f"hist-{key}.pt")
+    save_encoder(out, enc, m, key)
+    print(
+        f"wrote {out}: {m['epochs']} epochs in {m['seconds']:.1f} s, {m['train_samples']} training / "
+        f"{m['val_samples']} validation samples\nvalidation next-state MSE: model {m['val_mse']:.3e}, "
+        f"no history {m['val_mse_no_history']:.3e}, next = current {m['val_mse_next_equals_current']:.3e}"
     )
 
 
@@ -79,9 +143,12 @@ def _train(a) -> None:
         "sim.device": a.device,
         "sim.backend": a.backend,
         "seed": a.seed,
+        "task.name": a.task,
+        "task.llc": a.llc,
     }
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None] + list(a.overrides)
-    run_dir = train(a.config or [], overrides, run=a.run, resume=a.resume)
+    configs = a.config or (["train/hlc.yaml"] if a.task and not a.resume else [])
+    run_dir = train(configs, overrides, run=a.run, resume=a.resume)
     print(f"done: {run_dir}")
 
 
@@ -125,14 +192,38 @@ def _play(a) -> None:
 
 
 def _eval(a) -> None:
+    if a.task:
+        return _eval_task(a)
+    if a.checkpoint:
+        from skillmimic.learning.hlc import HLCPolicy, is_hlc_checkpoint
+
+        if is_hlc_checkpoint(a.checkpoint):  # a high-level controller: its own task and skill policy
+            h = HLCPolicy(a.checkpoint)
+            a.task, a.llc = h.task, h.llc
+            return _eval_task(a, controller=a.checkpoint)
+    if not a.checkpoint or not a.motion:
+        raise SkillMimicError("eval needs --checkpoint CKPT --motion PATH (or --task NAME --llc CKPT --scripted)")
     from skillmimic.eval.evaluate import evaluate, format_table, write_json
 
-    rep = evaluate(
-        a.checkpoint, a.motion, a.episodes, a.steps, a.num_envs, a.device, a.backend, a.mode, a.trials, a.seed
-    )
+    episodes, steps = a.episodes or 4, a.steps if a.steps is not None else 600
+    rep = evaluate(a.checkpoint, a.motion, episodes, steps, a.num_envs, a.device, a.backend, a.mode, a.trials, a.seed)
     print(format_table(rep))
     if a.json:
         write_json(rep, a.json)
+        print(f"wrote {a.json}")
+
+
+def _eval_task(a, controller: str = "scripted") -> None:
+    from skillmimic.tasks.evaluate import evaluate_task, format_task_report, write_json
+
+    if controller == "scripted" and (not a.llc or not a.scripted):
+        raise SkillMimicError("eval --task NAME needs --llc CKPT (the skill policy) and --scripted (the controller)")
+    steps = a.steps if a.steps is not None else 800
+    episodes = a.episodes or 64
+    r = evaluate_task(a.task, a.llc, a.motion, controller, episodes, steps, a.num_envs, a.seed, 3, a.device, a.backend)
+    print(format_task_report(r))
+    if a.json:
+        write_json(r, a.json)
         print(f"wrote {a.json}")
 
 
@@ -160,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = p.add_subparsers(dest="command", required=True)
 
-    data = sub.add_parser("data", help="motion data: fetch, inspect, render").add_subparsers(
+    data = sub.add_parser("data", help="motion data: fetch, inspect, render, convert").add_subparsers(
         dest="action", required=True
     )
     f = data.add_parser("fetch", help="download a dataset (checksummed) into the data root")
@@ -183,6 +274,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--height", type=int, default=480)
     r.add_argument("--skill", type=_skill_arg, help="label every clip with this skill (id or name)")
     r.set_defaults(func=_data_render)
+
+    cv = data.add_parser(
+        "convert",
+        help="an SMPL-X parameter sequence (+ object track) -> a BallPlay clip",
+        description="Resample to 60 fps, turn to z-up, put the lowest foot point at z = 0, map SMPL-X joints to "
+        "ours (skillmimic/io/joint_map.py) and flag hand-object contact from geometry.",
+    )
+    cv.add_argument("sequence", help="SMPL-X parameters .npz (AMASS poses/trans/betas or global_orient/body_pose/...)")
+    cv.add_argument("--model-dir", required=True, help="folder with SMPLX_NEUTRAL.npz (or its smplx/ subfolder)")
+    cv.add_argument("--object", help="object track .npz/.npy (position + orientation per frame, any fps)")
+    cv.add_argument("--object-mesh", help="the object's mesh (any trimesh format); default: the ball (a sphere)")
+    cv.add_argument("--skill", type=_skill_arg, help="skill id or name (prefixed to the file name)")
+    cv.add_argument("--up", choices=("y", "z"), help="the file's up axis (default: z for AMASS poses, else y)")
+    cv.add_argument("--fps-in", type=float, help="the sequence's frame rate (default: from the file)")
+    cv.add_argument("--contact-tol", type=float, default=0.02, help="hand-surface distance that counts as contact (m)")
+    cv.add_argument("--gender", choices=("neutral", "female", "male"), help="model gender (default: from the file)")
+    cv.add_argument("--no-ground", action="store_true", help="keep the heights as they are (no foot at z = 0)")
+    cv.add_argument("--out", required=True, help="the clip to write, e.g. 031_mine.pt")
+    cv.set_defaults(func=_data_convert)
     t = sub.add_parser(
         "train",
         help="train a skill policy with PPO (rl-games)",
@@ -206,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--config", action="append", help="YAML config file or shipped preset (repeatable), e.g. train/fast.yaml"
     )
+    t.add_argument("--task", help="train a high-level controller for this task instead (heading, circling, ...)")
+    t.add_argument("--llc", help="with --task: the skill policy checkpoint the controller drives")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     t.set_defaults(func=_train)
 
@@ -232,10 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=_play)
 
     ev = sub.add_parser("eval", help="success rates and rewards of a policy, per clip and per skill")
-    ev.add_argument("--checkpoint", required=True)
-    ev.add_argument("--motion", required=True)
-    ev.add_argument("--episodes", type=int, default=4, help="episodes per clip (different start frames)")
-    ev.add_argument("--steps", type=int, default=600, help="control steps per episode (default 600 = 10 s)")
+    ev.add_argument("--checkpoint", help="a policy checkpoint or exported policy")
+    ev.add_argument("--motion", help="clips to start from (with --task: default the skill policy's own)")
+    ev.add_argument("--episodes", type=int, help="episodes per clip (default 4); with --task: episodes (default 64)")
+    ev.add_argument("--steps", type=int, help="control steps per episode (default 600 = 10 s; --task: 800)")
+    ev.add_argument("--task", help="evaluate a high-level task instead: heading, circling, throwing, scoring")
+    ev.add_argument("--llc", help="with --task: the skill policy (low-level controller) checkpoint")
+    ev.add_argument("--scripted", action="store_true", help="with --task: the scripted baseline controller")
     ev.add_argument(
         "--mode",
         default="sr",
@@ -259,6 +374,24 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--half", action="store_true", help="store the network weights as fp16 (half the size)")
     ex.set_defaults(func=_export_policy)
 
+    xo = sub.add_parser(
+        "export",
+        help="a policy rollout or a clip as SMPL-X parameters + ball (.npz) and/or an animated glTF",
+    )
+    xo.add_argument("--checkpoint", help="a policy checkpoint: export its rollout")
+    xo.add_argument("--dataset", action="store_true", help="export the reference clip instead of a policy")
+    xo.add_argument("--motion", required=True, help="clips giving the start state (or, with --dataset, the clip)")
+    xo.add_argument("--skill", help="skill (id or name): its first clip (default: the first clip)")
+    xo.add_argument("--seconds", type=float, help="length (default: 10 s for a rollout, the whole clip for --dataset)")
+    xo.add_argument("--smplx", help="write SMPL-X parameters and the ball track to this .npz")
+    xo.add_argument("--model-dir", help="folder with SMPLX_NEUTRAL.npz (needed by --smplx)")
+    xo.add_argument("--gender", default="neutral", choices=("neutral", "female", "male"))
+    xo.add_argument("--up", default="z", choices=("z", "y"), help="world of the .npz (z: AMASS, default)")
+    xo.add_argument("--mesh", help="write the humanoid's capsules and the ball as an animated .glb")
+    xo.add_argument("--device", default="auto")
+    xo.add_argument("--backend", default="auto")
+    xo.set_defaults(func=_export)
+
     gr = sub.add_parser("graph", help="stitched trajectory graph: skill-transition edges").add_subparsers(
         dest="action", required=True
     )
@@ -270,6 +403,17 @@ def build_parser() -> argparse.ArgumentParser:
     gi = gr.add_parser("inspect", help="edge counts and similarity quantiles per pair of skills")
     gi.add_argument("path", help="a graph file written by `skillmimic graph build`")
     gi.set_defaults(func=_graph_inspect)
+
+    hi = sub.add_parser("hist", help="SkillMimic-V2 history encoder: offline training").add_subparsers(
+        dest="action", required=True
+    )
+    ht = hi.add_parser("train", help="train the 60-frame history encoder by next-state prediction; save it")
+    ht.add_argument("--motion", required=True, help="a .pt file, a folder, or a dataset-relative name")
+    ht.add_argument("--out", help="encoder file to write (default: hist-<key>.pt in the current directory)")
+    ht.add_argument("--epochs", type=int, help="training epochs (default 20)")
+    ht.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ht.add_argument("--seed", type=int, default=0, help="seed of the weights, the batches and the validation split")
+    ht.set_defaults(func=_hist_train)
 
     bench = sub.add_parser("bench", help="throughput benchmarks").add_subparsers(dest="target", required=True)
     b = bench.add_parser("sim", help="raw physics step: world-steps per second")

@@ -71,6 +71,37 @@ class TransitionFieldConfig:
     noise: float = 0.1  # epsilon of the noise model
     noise_getup: float = 1.0  # root and joint noise of getup clips (skill 0)
     buffer: bool = True  # reward = the clip's mean reward for the first steps after such a start
+    retime: bool = True  # noisy starts track the frame nearest the perturbed state (false: the V2 paper's eps-NSI)
+
+
+@dataclass
+class AdaptiveSamplingConfig:
+    """SkillMimic-V2's adaptive trajectory sampling (``envs/adaptive_sampling.py``); off by default."""
+
+    enabled: bool = False
+    alpha: float = 1.0  # 0: the class-balanced uniform sampler; 1: fully reward-driven (V2 README)
+    period: int = 0  # env steps between weight updates; 0: 5 x the frames of all clips (upstream)
+    image_every: int = 50  # epochs between tensorboard images of the reward record (0: never)
+
+
+@dataclass
+class HistoryConfig:
+    """SkillMimic-V2's history encoder: a frozen embedding of the last 60 frames appended to the
+    observation (``envs/history.py``, ``learning/history_encoder.py``); off by default."""
+
+    enabled: bool = False
+    encoder: str | None = None  # a `skillmimic hist train` file; None: trained here, cached per clip set
+    epochs: int | None = None  # offline epochs when trained here (None: the trainer's default)
+
+
+@dataclass
+class TaskSection:
+    """A high-level controller's task (``skillmimic/tasks/``); None: train a skill policy."""
+
+    name: str | None = None  # heading | circling | throwing | scoring
+    llc: str | None = None  # the skill policy checkpoint the controller drives
+    llc_steps: int = 3  # control steps per controller action (the controller runs at 20 Hz)
+    episode_length: int = 800  # control steps (13.3 s)
 
 
 @dataclass
@@ -134,6 +165,9 @@ class TrainConfig:
     scene: SceneConfig = field(default_factory=SceneConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     stf: TransitionFieldConfig = field(default_factory=TransitionFieldConfig)
+    ats: AdaptiveSamplingConfig = field(default_factory=AdaptiveSamplingConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    task: TaskSection = field(default_factory=TaskSection)
 
     def sim_config(self) -> SimConfig:
         s = self.sim
@@ -211,6 +245,9 @@ def _validate(c: TrainConfig) -> None:
             "probabilities in [0, 1] with a sum of at most 1",
         ),
         (c.stf.noise >= 0 and c.stf.noise_getup >= 0, "stf.noise/noise_getup", "non-negative"),
+        (0 <= c.ats.alpha <= 1, "ats.alpha", "a number in [0, 1]"),
+        (c.task.llc_steps >= 1 and c.task.episode_length >= 1, "task.llc_steps/episode_length", "at least 1"),
+        (c.ats.period >= 0 and c.ats.image_every >= 0, "ats.period/image_every", "0 or a positive count"),
     ]
     for ok, key, expected in checks:
         if not ok:

@@ -126,7 +126,8 @@ def test_yaml_presets_load():
     big = load_config(["train/skillmimic.yaml"])
     assert big.num_envs == 2048 and big.ppo.learning_rate == 2e-5 and big.ppo.units == [1024, 512, 512]
     assert big.num_envs * big.ppo.horizon_length // big.ppo.num_minibatches == 16384
-    with pytest.raises(SkillMimicError, match=r"train/nope.yaml.*presets: train/fast.yaml, train/skillmimic.yaml"):
+    shipped = "train/fast.yaml, train/hlc.yaml, train/skillmimic.yaml, train/skillmimic_v2.yaml"
+    with pytest.raises(SkillMimicError, match=rf"train/nope.yaml.*presets: {shipped}"):
         load_config(["train/nope.yaml"])
 
 

@@ -18,6 +18,7 @@ import torch
 
 from skillmimic.config import EnvConfig, RewardConfig
 from skillmimic.envs import observations as obs_fn
+from skillmimic.envs.history import HistoryStream, frame_state, history_windows
 from skillmimic.envs.rewards import TERMS, HOIState, clip_mean_substitute, hoi_state, imitation_reward, node_distance
 from skillmimic.envs.sampling import START_KINDS, UniformStartSampler
 from skillmimic.humanoid import HAND_BODIES, NO_CONTACT_BODIES, NUM_DOFS, body_index
@@ -52,6 +53,7 @@ class StepInfo:
     fell: torch.Tensor  # [N] pelvis below the termination height
     drifted: torch.Tensor  # [N] reward nodes farther than env.termination_distance from the reference
     diverged: torch.Tensor  # [N] non-finite or runaway state, reset
+    ball_touch: torch.Tensor  # [N] some body touches the ball (post-step, before resets)
     state: SimState  # post-step state of every world, before resets
     reward: torch.Tensor  # mean reward of this step
     terms: dict[str, torch.Tensor]  # mean of each reward term
@@ -76,6 +78,7 @@ class ImitationEnv:
         reward_cfg: RewardConfig | None = None,
         seed: int = 0,
         sampler=None,
+        history_encoder: torch.nn.Module | None = None,
     ):
         if lib.device != sim.device:
             raise ValueError(f"motion library on {lib.device} but simulator on {sim.device}")
@@ -83,7 +86,8 @@ class ImitationEnv:
         self.lib, self.sim, self.cfg, self.reward_cfg = lib, sim, env_cfg, reward_cfg
         self.num_envs = sim.num_worlds
         self.device = sim.device
-        self.num_obs = obs_fn.OBS_SIZE
+        self.encoder = history_encoder  # frozen; its embedding of the last frames ends the observation
+        self.num_obs = obs_fn.obs_size(history_encoder is not None)
         self.num_actions = NUM_DOFS
         self.weights = {k: getattr(reward_cfg, k) for k in TERMS}
         self.sampler = sampler or UniformStartSampler(lib, torch.Generator().manual_seed(seed))
@@ -93,13 +97,15 @@ class ImitationEnv:
         self.progress = torch.zeros(n, dtype=torch.long, device=dev)
         self.ep_len = torch.ones(n, dtype=torch.long, device=dev)
         self.skill = torch.zeros(n, dtype=torch.long, device=dev)
-        self.skill_override: int | None = None  # playback: steer every env with one skill
+        # playback steers every env with one skill; a high-level controller each env with its own [N]
+        self.skill_override: int | torch.Tensor | None = None
         # the reference is lib frames moved by (yaw about z, xy shift): identity unless a graph
         # switch re-anchored another clip onto where the character stands
         self.anchor_yaw = torch.zeros(n, device=dev)
         self.anchor_shift = torch.zeros(n, 3, device=dev)
         self._anchored = False  # any non-identity anchor yet (skips the transform until then)
         self.buffer = torch.zeros(n, dtype=torch.long, device=dev)  # steps of clip-mean reward
+        self.episode_reward = torch.zeros(n, device=dev)  # reward summed over the current episode
         # starts of each kind (START_KINDS) and their summed buffer steps, on the device
         self._start_counts = torch.zeros(len(START_KINDS) + 1, dtype=torch.long, device=dev)
         self.ref_ball_contact, self.ref_body_contact = self._reference_contacts()
@@ -107,6 +113,10 @@ class ImitationEnv:
         # only backends with fixed-size buffers (MuJoCo Warp) have an overflow to report
         self._reports_overflow = type(sim).overflow_report is not Simulator.overflow_report
         self.overflow_message: str | None = None  # the first buffer-overflow report of this env
+        if history_encoder is not None:
+            # the last frames of every env and the encoder's layers over them, updated per frame
+            history_encoder.to(dev).eval().requires_grad_(False)
+            self.history = HistoryStream(history_encoder, n, dev)
 
     @property
     def start_totals(self) -> dict[str, int]:
@@ -147,7 +157,10 @@ class ImitationEnv:
         """Start new episodes in ``env_ids`` (all if None); returns observations of all envs."""
         ids = torch.arange(self.num_envs, device=self.device) if env_ids is None else env_ids
         self._reset_envs(ids)
-        return self.observe(self.read())
+        snap = self.read()
+        obs = self.observe(snap)
+        self._push_history(snap)
+        return obs
 
     def _reset_envs(self, ids: torch.Tensor) -> None:
         if ids.numel() == 0:
@@ -156,11 +169,16 @@ class ImitationEnv:
         clips, starts = s.clips, s.frames
         self.clip[ids], self.start[ids] = clips, starts
         self.progress[ids] = 0
+        self.episode_reward[ids] = 0.0
         if self.cfg.reference_ends_episode:
             self.ep_len[ids] = (self.lib.lengths[clips] - 1 - starts).clamp(1, self.cfg.episode_length)
         else:
             self.ep_len[ids] = self.cfg.episode_length
-        self.skill[ids] = self.lib.skill_ids[clips] if self.skill_override is None else self.skill_override
+        override = self.skill_override
+        if override is None:
+            self.skill[ids] = self.lib.skill_ids[clips]
+        else:
+            self.skill[ids] = override[ids] if isinstance(override, torch.Tensor) else override
         if s.anchor_yaw is not None:
             self.anchor_yaw[ids], self.anchor_shift[ids] = s.anchor_yaw, s.anchor_shift
             self._anchored = True
@@ -172,17 +190,28 @@ class ImitationEnv:
         self._start_counts += torch.cat((counts, self.buffer[ids].sum().view(1)))
         state = s.state if s.state is not None else SimState.from_motion(self._reference_frames(clips, starts, ids))
         self.sim.set_state(ids, state)
+        if self.encoder is not None:
+            # the reference frames before the start (of the switched-to clip after a graph switch);
+            # heading-local, so a re-anchored reference gives the same frames
+            self.history.fill(ids, history_windows(self.lib, self.lib.flat_index(clips, starts)))
 
-    def set_skill(self, skill_id: int | None) -> None:
-        """Condition every env on ``skill_id`` from now on (None: each clip's own label again)."""
+    def set_skill(self, skill_id: int | torch.Tensor | None) -> None:
+        """Condition the envs on ``skill_id`` from now on, resets included: one id for all, a
+        tensor [N] of ids per env, or None (each clip's own label again)."""
         self.skill_override = skill_id
-        self.skill[:] = self.lib.skill_ids[self.clip] if skill_id is None else skill_id
+        if skill_id is None:
+            self.skill[:] = self.lib.skill_ids[self.clip]
+        else:
+            self.skill[:] = skill_id
 
     # --- step ----------------------------------------------------------------------------
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, StepInfo]:
         targets = math.pi * actions.clamp(-1.0, 1.0)
         self.sim.step(targets)
         self.progress += 1
+        on_step = getattr(self.sampler, "on_step", None)
+        if on_step is not None:
+            on_step()
         snap = self.read()
         sim_hoi, ref_hoi = self._hoi_states(snap)
         reward, terms = imitation_reward(sim_hoi, ref_hoi, self.weights)
@@ -203,12 +232,14 @@ class ImitationEnv:
         time_out = (self.progress >= self.ep_len) & ~terminated
         reward = torch.where(diverged, torch.zeros_like(reward), reward)
         done = terminated | time_out
+        self.episode_reward += reward
 
         info = StepInfo(
             time_outs=time_out,
             fell=fell,
             drifted=drifted,
             diverged=diverged,
+            ball_touch=snap.contacts.ball_body.any(dim=1),
             state=snap.state,
             reward=reward.mean(),
             terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()},
@@ -219,9 +250,15 @@ class ImitationEnv:
             # a diverged world is always reset, so only a step with resets needs the (syncing) check
             if self._reports_overflow and self.overflow_message is None and bool(diverged.any()):
                 self.overflow_message = self.sim.overflow_report()
+            record = getattr(self.sampler, "record_episodes", None)  # adaptive sampling learns from them
+            if record is not None:
+                mean = self.episode_reward[reset] / self.progress[reset].clamp_min(1)
+                record(self.clip[reset], self.start[reset], mean)
             self._reset_envs(reset)
             snap = self.read()
-        return self.observe(snap), reward, done, info
+        obs = self.observe(snap)
+        self._push_history(snap)
+        return obs, reward, done, info
 
     def reference(self) -> MotionState:
         """The reference frame each env should be at now (``start + progress``, held at the clip's
@@ -248,8 +285,8 @@ class ImitationEnv:
         """What the reward compares: the simulated state and the current reference frame."""
         rows = self.lib.flat_index(self.clip, self.start + self.progress)
         ref = self.lib.frames.index(rows)
-        if self._anchored:
-            ref = ref.anchored(self.anchor_yaw, self.anchor_shift)
+        if self._anchored:  # what the reward reads
+            ref = ref.anchored(self.anchor_yaw, self.anchor_shift, only=("body_pos", "root_rot", "ball_pos"))
         s, b = snap.state, snap.bodies
         sim_hoi = hoi_state(b.pos, b.rot[:, 0], s.dof_pos, s.ball_pos, *contact_flags(snap.contacts))
         ref_hoi = hoi_state(
@@ -267,11 +304,23 @@ class ImitationEnv:
         snap = snap or self.read()
         s, b, c = snap.state, snap.bodies, snap.contacts
         fingers = obs_fn.fingertip_forces(c.ball_body_force, self.cfg.fingertip_force_clip)
-        return torch.cat(
-            (
-                obs_fn.humanoid_obs(b.pos, b.rot, b.vel, b.ang_vel, fingers),
-                obs_fn.ball_obs(b.pos[:, 0], b.rot[:, 0], s.ball_pos, s.ball_rot, s.ball_vel, s.ball_ang_vel),
-                obs_fn.skill_one_hot(self.skill),
-            ),
-            dim=1,
-        )
+        parts = [
+            obs_fn.humanoid_obs(b.pos, b.rot, b.vel, b.ang_vel, fingers),
+            obs_fn.ball_obs(b.pos[:, 0], b.rot[:, 0], s.ball_pos, s.ball_rot, s.ball_vel, s.ball_ang_vel),
+            obs_fn.skill_one_hot(self.skill),
+        ]
+        if self.encoder is not None:
+            parts.append(self.history.embedding())
+        return torch.cat(parts, dim=1)
+
+    # --- history (SkillMimic-V2's history encoder) -----------------------------------------------
+    def ordered_history(self) -> torch.Tensor:
+        """[N, window, 316] the last frames, oldest first (what the encoder reads)."""
+        return self.history.ordered()
+
+    def _push_history(self, snap: Snapshot) -> None:
+        """Append the current simulated frame (after the observation used the frames before it)."""
+        if self.encoder is None:
+            return
+        b, s = snap.bodies, snap.state
+        self.history.push(frame_state(b.pos, s.root_rot, s.dof_pos, s.ball_pos, self.skill))

@@ -51,6 +51,16 @@ for _name, _size in _PARTS:
     OBS_LAYOUT[_name] = (_start, _start + _size)
     _start += _size
 OBS_SIZE = _start  # 882
+HISTORY_EMBED = 3  # SkillMimic-V2's history embedding, appended when the env has an encoder
+
+
+def obs_layout(history: bool = False) -> dict[str, tuple[int, int]]:
+    """The layout above, plus ``history`` (882:885) when the history encoder is on."""
+    return {**OBS_LAYOUT, "history": (OBS_SIZE, OBS_SIZE + HISTORY_EMBED)} if history else dict(OBS_LAYOUT)
+
+
+def obs_size(history: bool = False) -> int:
+    return OBS_SIZE + (HISTORY_EMBED if history else 0)
 
 
 def heading_inverse(root_rot: torch.Tensor) -> torch.Tensor:

@@ -184,8 +184,10 @@ class TransitionFieldSampler:
             noisy_state, t, sim = noisy_starts(lib, self.retimer, clips[i], frames[i], cfg, self.gen)
             for f in state.__dataclass_fields__:
                 getattr(state, f)[i] = getattr(noisy_state, f)
-            frames[i], kind[i] = t, NOISY
-            buffer[i] = buffer_steps(sim) if cfg.buffer else 0
+            kind[i] = NOISY
+            if cfg.retime:  # else: noise only (the eps-NSI baseline), the reference stays at the start
+                frames[i] = t
+                buffer[i] = buffer_steps(sim) if cfg.buffer else 0
         if bool(switch.any()):
             i = switch.nonzero().flatten()
             b_clip, b_frame, sim, b_yaw, b_shift, ok = switch_starts(lib, self.graph, clips[i], frames[i], pick[i])
@@ -193,6 +195,19 @@ class TransitionFieldSampler:
             clips[i], frames[i], yaw[i], shift[i], kind[i] = b_clip, b_frame, b_yaw[ok], b_shift[ok], SWITCH
             buffer[i] = buffer_steps(sim) if cfg.buffer else 0
         return Starts(clips, frames, state, yaw, shift, buffer, kind)
+
+    # adaptive sampling underneath keeps learning from the episodes and steps
+    def record_episodes(self, clips: torch.Tensor, frames: torch.Tensor, mean_reward: torch.Tensor) -> None:
+        if hasattr(self.base, "record_episodes"):
+            self.base.record_episodes(clips, frames, mean_reward)
+
+    def on_step(self) -> None:
+        if hasattr(self.base, "on_step"):
+            self.base.on_step()
+
+    def log(self, writer, frame: int, epoch: int) -> None:
+        if hasattr(self.base, "log"):
+            self.base.log(writer, frame, epoch)
 
     def state_dict(self) -> dict:
         return {"rng": self.gen.get_state(), "base": self.base.state_dict()}

@@ -1,4 +1,5 @@
-"""rl-games' continuous PPO agent with SkillMimic's checkpoints and upstream's action bound loss."""
+"""rl-games' PPO agents with SkillMimic's checkpoints: the continuous one (skill policies, with
+upstream's action bound loss) and the discrete one (high-level controllers)."""
 
 from __future__ import annotations
 
@@ -8,28 +9,23 @@ import time
 
 import torch
 from rl_games.algos_torch.a2c_continuous import A2CAgent
+from rl_games.algos_torch.a2c_discrete import DiscreteA2CAgent
 
 from skillmimic.errors import SkillMimicError
 from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
 
 AGENT_NAME = "skillmimic_ppo"
+HLC_AGENT_NAME = "skillmimic_hlc_ppo"
 
 
-class SkillMimicAgent(A2CAgent):
-    def __init__(self, base_name, params):
-        super().__init__(base_name, params)
+class CheckpointedAgent:
+    """What both agents add to rl-games: atomic, code-free checkpoints carrying our metadata, and
+    a wall-clock limit (``--minutes``). Mixed in before the rl-games agent class."""
+
+    def _setup(self, params) -> None:
         self.metadata = params["config"]["skillmimic"]
         minutes = params["config"].get("minutes", 0.0)
         self.deadline = time.monotonic() + 60.0 * minutes if minutes > 0 else None
-        if params["config"].get("mu_init") == "mean_pose":
-            self._init_mean_pose()
-
-    def _init_mean_pose(self) -> None:
-        """Action-layer bias = the training clips' mean joint angles (as actions, i.e. / pi): an
-        untrained policy then holds the data's average pose instead of the zero pose."""
-        dof = self.vec_env.env.lib.frames.dof_pos
-        with torch.no_grad():
-            self.model.a2c_network.mu.bias.copy_((dof.mean(dim=0) / math.pi).clamp(-1.0, 1.0))
 
     def train_epoch(self):
         """One PPO epoch; past the ``--minutes`` deadline this epoch becomes the last one, so rl-games
@@ -64,8 +60,31 @@ class SkillMimicAgent(A2CAgent):
     def restore_central_value_function(self, fn):
         self.set_central_value_function_weights(load_checkpoint(fn))
 
+
+class SkillMimicAgent(CheckpointedAgent, A2CAgent):
+    def __init__(self, base_name, params):
+        A2CAgent.__init__(self, base_name, params)
+        self._setup(params)
+        if params["config"].get("mu_init") == "mean_pose":
+            self._init_mean_pose()
+
+    def _init_mean_pose(self) -> None:
+        """Action-layer bias = the training clips' mean joint angles (as actions, i.e. / pi): an
+        untrained policy then holds the data's average pose instead of the zero pose."""
+        dof = self.vec_env.env.lib.frames.dof_pos
+        with torch.no_grad():
+            self.model.a2c_network.mu.bias.copy_((dof.mean(dim=0) / math.pi).clamp(-1.0, 1.0))
+
     def bound_loss(self, mu: torch.Tensor) -> torch.Tensor:
         """Penalise action means outside [-1, 1] (rl-games uses 1.1; upstream SkillMimic uses 1)."""
         if self.bounds_loss_coef is None:
             return torch.zeros(mu.shape[0], device=mu.device)
         return ((mu - 1.0).clamp_min(0.0) ** 2 + (mu + 1.0).clamp_max(0.0) ** 2).sum(dim=-1)
+
+
+class HLCAgent(CheckpointedAgent, DiscreteA2CAgent):
+    """rl-games' discrete PPO for high-level controllers (one skill choice per step)."""
+
+    def __init__(self, base_name, params):
+        DiscreteA2CAgent.__init__(self, base_name, params)
+        self._setup(params)

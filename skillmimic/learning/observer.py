@@ -83,6 +83,9 @@ class ProgressObserver(AlgoObserver):
         w.add_scalar("resets/diverged", self.diverged, frame)
         w.add_scalar("performance/samples_per_s", rate, frame)
         starts = self._log_starts(frame)
+        sampler_log = getattr(self.vec_env.env.sampler, "log", None)  # adaptive sampling's weights
+        if sampler_log is not None:
+            sampler_log(self.writer, frame, epoch_num)
         message = self.vec_env.env.overflow_message  # the env's first overflow report, kept there
         term_text = " ".join(f"{k} {v:.2f}" for k, v in terms.items())
         if self.minutes > 0:

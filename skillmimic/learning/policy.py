@@ -13,12 +13,13 @@ import torch
 from rl_games.algos_torch import model_builder
 
 from skillmimic.config import SimSection, TrainConfig, load_config, resolve_device
-from skillmimic.envs.observations import OBS_LAYOUT, OBS_SIZE
+from skillmimic.envs.observations import obs_layout, obs_size
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import NUM_DOFS
 from skillmimic.learning import network
 from skillmimic.learning.checkpoint import load_checkpoint
 from skillmimic.learning.export import is_critic
+from skillmimic.learning.history_encoder import encoder_from_state
 from skillmimic.motion.library import MotionLibrary
 from skillmimic.skills import skill_name
 
@@ -32,7 +33,7 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
         return net.build(
             {
                 "actions_num": NUM_DOFS,
-                "input_shape": (OBS_SIZE,),
+                "input_shape": (obs_size(config.history.enabled),),
                 "num_seqs": 1,
                 "value_size": 1,
                 "normalize_value": ppo.normalize_value,
@@ -46,14 +47,24 @@ class Policy:
         self.path = Path(path)
         state = load_checkpoint(self.path)
         meta = state["skillmimic"]
-        layout = {k: tuple(v) for k, v in meta.get("obs_layout", {}).items()}
-        if meta.get("obs_size") != OBS_SIZE or layout != OBS_LAYOUT or meta.get("num_actions") != NUM_DOFS:
+        if meta.get("kind") == "high-level controller":
             raise SkillMimicError(
-                f"{self.path}: checkpoint expects {meta.get('obs_size')} observation values and "
-                f"{meta.get('num_actions')} actions in another layout; this skillmimic produces {OBS_SIZE} "
-                f"observations and {NUM_DOFS} actions (checkpoint from skillmimic {meta.get('version')})"
+                f"{self.path}: a high-level controller, not a skill policy (eval it with --checkpoint)"
             )
         self.config: TrainConfig = load_config(base=meta["config"])
+        history = self.config.history.enabled
+        if history and "history_encoder" not in meta:
+            raise SkillMimicError(f"{self.path}: trained with the history encoder, but the file does not carry it")
+        # the frozen history encoder travels in the metadata: the observation needs nothing else
+        self.history_encoder = encoder_from_state(meta["history_encoder"], str(self.path)) if history else None
+        layout = {k: tuple(v) for k, v in meta.get("obs_layout", {}).items()}
+        size = obs_size(history)
+        if meta.get("obs_size") != size or layout != obs_layout(history) or meta.get("num_actions") != NUM_DOFS:
+            raise SkillMimicError(
+                f"{self.path}: checkpoint expects {meta.get('obs_size')} observation values and "
+                f"{meta.get('num_actions')} actions in another layout; this skillmimic produces {size} "
+                f"observations and {NUM_DOFS} actions (checkpoint from skillmimic {meta.get('version')})"
+            )
         self.clips = meta["clips"]
         self.skills = sorted({c["skill_id"] for c in self.clips})
         self.epoch = int(state.get("epoch", 0))

@@ -16,16 +16,18 @@ from omegaconf import OmegaConf
 
 from skillmimic import __version__
 from skillmimic.config import TrainConfig, load_config, resolve_device, to_dict, to_yaml
+from skillmimic.envs.adaptive_sampling import AdaptiveStartSampler
 from skillmimic.envs.imitation import ImitationEnv
-from skillmimic.envs.observations import OBS_LAYOUT, OBS_SIZE
+from skillmimic.envs.observations import obs_layout
 from skillmimic.envs.sampling import UniformStartSampler
 from skillmimic.envs.transition_field import TransitionFieldSampler
 from skillmimic.errors import SkillMimicError
 from skillmimic.graph import load_or_build
 from skillmimic.humanoid import NUM_DOFS
-from skillmimic.learning import network, vecenv
-from skillmimic.learning.agent import AGENT_NAME, SkillMimicAgent
+from skillmimic.learning import hlc, network, vecenv
+from skillmimic.learning.agent import AGENT_NAME, HLC_AGENT_NAME, HLCAgent, SkillMimicAgent
 from skillmimic.learning.checkpoint import FORMAT, load_checkpoint
+from skillmimic.learning.history_encoder import encoder_from_state, encoder_state, load_encoder, load_or_train
 from skillmimic.learning.observer import ProgressObserver
 from skillmimic.motion.library import MotionLibrary
 from skillmimic.sim.factory import make_simulator
@@ -33,19 +35,29 @@ from skillmimic.skills import SKILLS
 from skillmimic.threads import configure_threads
 
 
-def build_env(cfg: TrainConfig) -> ImitationEnv:
+def build_env(cfg: TrainConfig, encoder: torch.nn.Module | None = None) -> ImitationEnv:
+    """The training env of ``cfg``; ``encoder``: the history encoder to use (a resumed run's own),
+    else, with ``history.enabled``, the configured file or one trained here (cached per clip set)."""
     if not cfg.motion:
         raise SkillMimicError("no motion given: pass --motion PATH (a file, folder or name like ballplay-m/layup)")
     lib = MotionLibrary.load(cfg.motion, cfg.sim.device, cfg.skill, cfg.retarget_ball)
+    if cfg.history.enabled and encoder is None:
+        if cfg.history.encoder:
+            encoder = load_encoder(cfg.history.encoder, cfg.sim.device)
+        else:
+            encoder = load_or_train(lib, Path(cfg.runs_dir) / "history", cfg.sim.device, cfg.history.epochs)
     sim = make_simulator(cfg.sim.backend, cfg.num_envs, cfg.sim.device, cfg.scene, cfg.sim_config())
-    return ImitationEnv(lib, sim, cfg.env, cfg.reward, seed=cfg.seed, sampler=start_sampler(cfg, lib))
+    sampler = start_sampler(cfg, lib)
+    return ImitationEnv(lib, sim, cfg.env, cfg.reward, seed=cfg.seed, sampler=sampler, history_encoder=encoder)
 
 
 def start_sampler(cfg: TrainConfig, lib: MotionLibrary):
-    """Uniform reference starts, wrapped in the state transition field when ``stf`` asks for it.
+    """Reference starts (uniform, or adaptive with ``ats.enabled``), wrapped in the state transition
+    field when ``stf`` asks for it.
     Graph switching needs the trajectory graph: built once per set of clips, cached in
     ``<runs_dir>/graphs/`` (keyed by a hash of the clips and weights) and reused by later runs."""
-    base = UniformStartSampler(lib, torch.Generator().manual_seed(cfg.seed))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    base = AdaptiveStartSampler(lib, cfg.ats, gen) if cfg.ats.enabled else UniformStartSampler(lib, gen)
     if cfg.stf.noisy_start_prob == 0 and cfg.stf.switch_prob == 0:
         return base
     graph = None
@@ -59,16 +71,19 @@ def start_sampler(cfg: TrainConfig, lib: MotionLibrary):
 
 def policy_metadata(cfg: TrainConfig, env: ImitationEnv) -> dict:
     lib = env.lib
-    return dict(
+    meta = dict(
         format=FORMAT,
         version=__version__,
         config=to_dict(cfg),
-        obs_size=OBS_SIZE,
-        obs_layout={k: list(v) for k, v in OBS_LAYOUT.items()},
+        obs_size=env.num_obs,
+        obs_layout={k: list(v) for k, v in obs_layout(env.encoder is not None).items()},
         num_actions=NUM_DOFS,
         skills={int(k): v for k, v in SKILLS.items()},
         clips=[dict(name=n, skill_id=int(s)) for n, s in zip(lib.names, lib.skill_ids.tolist(), strict=True)],
     )
+    if env.encoder is not None:  # play and eval rebuild the observation from the checkpoint alone
+        meta["history_encoder"] = encoder_state(env.encoder)
+    return meta
 
 
 def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict) -> dict:
@@ -143,30 +158,52 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
     cfg = replace(cfg, run=run)
     run_dir = Path(cfg.runs_dir) / run
     last = run_dir / "nn" / "last.pth"
-    start_epoch = 0
+    start_epoch, encoder = 0, None
     if resume:
-        start_epoch = int(load_checkpoint(last)["epoch"])
+        state = load_checkpoint(last)
+        start_epoch = int(state["epoch"])
+        if "history_encoder" in state.get("skillmimic", {}):  # keep the run's own encoder
+            encoder = encoder_from_state(state["skillmimic"]["history_encoder"], str(last))
     elif last.exists():
         raise SkillMimicError(
             f"run {run!r} already has checkpoints in {run_dir}; pass --resume to continue it or choose another --run"
         )
     torch.manual_seed(cfg.seed)
-    env = build_env(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(to_yaml(cfg))
     max_epochs = start_epoch + cfg.epochs
-    print(
-        f"run {run}: {env.lib.num_clips} clips ({env.lib.num_frames} frames), {cfg.num_envs} envs, "
-        f"{cfg.sim.backend} on {cfg.sim.device}, epochs {start_epoch + 1}..{max_epochs} -> {run_dir}",
-        flush=True,
-    )
-
-    vecenv.register(env)
-    network.register()
-    observer = ProgressObserver(max_epochs, cfg.minutes)
+    if cfg.task.name:  # a high-level controller over a frozen skill policy
+        if resume:
+            hlc.check_llc(load_checkpoint(last)["skillmimic"], str(last))
+        env = hlc.build_task_env(cfg)
+        (run_dir / "config.yaml").write_text(to_yaml(cfg))
+        print(
+            f"run {run}: task {cfg.task.name} with skills {list(env.task.SKILLS)} of {cfg.task.llc}, "
+            f"{cfg.num_envs} envs, {cfg.sim.backend} on {cfg.sim.device}, epochs {start_epoch + 1}..{max_epochs} "
+            f"-> {run_dir}",
+            flush=True,
+        )
+        hlc.register(env)
+        observer = hlc.TaskObserver(max_epochs, list(env.task.SKILLS))
+        params = rl_games_params(cfg, run, max_epochs, hlc.hlc_metadata(cfg, env))
+        params.update(hlc.network_params(cfg.ppo.units), algo={"name": HLC_AGENT_NAME})
+        params["config"]["env_name"] = hlc.ENV_NAME
+        agent = HLCAgent
+    else:
+        env = build_env(cfg, encoder)
+        (run_dir / "config.yaml").write_text(to_yaml(cfg))
+        print(
+            f"run {run}: {env.lib.num_clips} clips ({env.lib.num_frames} frames), {cfg.num_envs} envs, "
+            f"{cfg.sim.backend} on {cfg.sim.device}, epochs {start_epoch + 1}..{max_epochs} -> {run_dir}",
+            flush=True,
+        )
+        vecenv.register(env)
+        network.register()
+        observer = ProgressObserver(max_epochs, cfg.minutes)
+        params = rl_games_params(cfg, run, max_epochs, policy_metadata(cfg, env))
+        agent = SkillMimicAgent
     runner = Runner(algo_observer=observer)
-    runner.algo_factory.register_builder(AGENT_NAME, lambda **kwargs: SkillMimicAgent(**kwargs))
-    runner.load({"params": rl_games_params(cfg, run, max_epochs, policy_metadata(cfg, env))})
+    runner.algo_factory.register_builder(params["algo"]["name"], lambda **kwargs: agent(**kwargs))
+    runner.load({"params": params})
     t0 = time.monotonic()
     try:
         runner.run({"train": True, "play": False, "checkpoint": str(last) if resume else None})

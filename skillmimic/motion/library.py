@@ -49,10 +49,11 @@ class MotionState:
     def index(self, idx) -> MotionState:
         return MotionState(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
-    def anchored(self, yaw: torch.Tensor, shift: torch.Tensor) -> MotionState:
+    def anchored(self, yaw: torch.Tensor, shift: torch.Tensor, only: tuple[str, ...] | None = None) -> MotionState:
         """The frames moved rigidly: rotated by ``yaw`` [B] about world z through the origin, then
         shifted by ``shift`` [B, 3]. Joint values and heights (for a shift with z = 0) are kept.
-        Used to re-anchor another clip's reference onto where the character stands."""
+        Used to re-anchor another clip's reference onto where the character stands. ``only``:
+        move just these fields (the rest is returned as is)."""
         q = rot.yaw_quat(yaw)
 
         def rows(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:  # [B, k] -> broadcastable with like
@@ -61,19 +62,19 @@ class MotionState:
         turn = lambda v: rot.quat_rotate(rows(q, v), v)  # noqa: E731
         spin = lambda r: rot.quat_mul(rows(q, r), r)  # noqa: E731
         lift = lambda p: turn(p) + rows(shift, p)  # noqa: E731
-        return replace(
-            self,
-            root_pos=lift(self.root_pos),
-            root_rot=spin(self.root_rot),
-            root_vel=turn(self.root_vel),
-            root_ang_vel=turn(self.root_ang_vel),
-            body_pos=lift(self.body_pos),
-            body_rot=spin(self.body_rot),
-            ball_pos=lift(self.ball_pos),
-            ball_rot=spin(self.ball_rot),
-            ball_vel=turn(self.ball_vel),
-            ball_ang_vel=turn(self.ball_ang_vel),
+        how = dict(
+            root_pos=lift,
+            root_rot=spin,
+            root_vel=turn,
+            root_ang_vel=turn,
+            body_pos=lift,
+            body_rot=spin,
+            ball_pos=lift,
+            ball_rot=spin,
+            ball_vel=turn,
+            ball_ang_vel=turn,
         )
+        return replace(self, **{k: f(getattr(self, k)) for k, f in how.items() if only is None or k in only})
 
 
 class MotionLibrary:

@@ -60,7 +60,9 @@ class Playback:
         self.total_steps = max(1, round(seconds / self.control_dt)) if seconds is not None else 10**9
         env_cfg = replace(cfg.env, episode_length=self.total_steps, reference_ends_episode=False)
         start = FixedStartSampler(torch.tensor([clip], device=dev), torch.zeros(1, dtype=torch.long, device=dev))
-        self.env = ImitationEnv(self.lib, sim, env_cfg, cfg.reward, sampler=start)
+        self.env = ImitationEnv(
+            self.lib, sim, env_cfg, cfg.reward, sampler=start, history_encoder=self.policy.history_encoder
+        )
         self.env.set_skill(skill)
         self.obs = self.env.reset()
         self.model = build_render_model(cfg.scene, ghost)

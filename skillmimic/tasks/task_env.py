@@ -1,0 +1,137 @@
+"""A high-level task over the imitation env: a controller picks a skill, the frozen skill policy
+(the low-level controller, LLC) performs it for ``llc_steps`` control steps, the task scores it.
+
+Observation: the humanoid and ball parts of the skill observation (no skill one-hot) and the
+task's observation. Action: one index per env into the task's control mapping (``SKILLS``).
+The LLC runs deterministically (its own observation normaliser, mean action clamped to [-1, 1])
+on its own observation, recomputed every control step with the chosen skill's one-hot. Reward:
+the mean of the task's per-step rewards over the ``llc_steps`` (steps after an episode ended in
+that window count 0). Episodes start at frame 2 of a clip (upstream), end by a fall (pelvis
+below 0.25 m) or after ``episode_length`` control steps, and get new goals when they restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from skillmimic.config import EnvConfig
+from skillmimic.envs.imitation import ImitationEnv, StepInfo
+from skillmimic.envs.observations import OBS_LAYOUT
+from skillmimic.envs.sampling import Starts, UniformStartSampler
+from skillmimic.learning.policy import Policy
+from skillmimic.motion.library import MotionLibrary
+from skillmimic.sim.base import Simulator
+from skillmimic.tasks.common import TaskState
+
+BODY_OBS = OBS_LAYOUT["skill"][0]  # humanoid + ball parts: what the controller sees of the body (818)
+
+
+@dataclass
+class TaskEnvConfig:
+    llc_steps: int = 3
+    episode_length: int = 800  # control steps (13.3 s)
+    termination_height: float = 0.25
+
+
+class ClipStartSampler(UniformStartSampler):
+    """A class-balanced random clip, from its frame 2 (or its first valid start after that)."""
+
+    def sample(self, env_ids: torch.Tensor) -> Starts:
+        n = env_ids.numel()
+        clips = torch.multinomial(self.clip_weights, n, replacement=True, generator=self.gen)
+        rows = self.start_rows[self.offset[clips] + torch.minimum(torch.full_like(clips, 2), self.count[clips] - 1)]
+        return Starts(clips.to(self.lib.device), (rows - self._starts[clips]).to(self.lib.device))
+
+
+class TaskEnv:
+    def __init__(self, task, llc: Policy, lib: MotionLibrary, sim: Simulator, cfg: TaskEnvConfig, seed: int = 0):
+        self.task, self.llc, self.cfg = task, llc, cfg
+        env_cfg = EnvConfig(
+            episode_length=cfg.episode_length,
+            termination_height=cfg.termination_height,
+            reference_ends_episode=False,
+            termination_distance=0.0,
+            fingertip_force_clip=llc.config.env.fingertip_force_clip,
+        )
+        sampler = ClipStartSampler(lib, torch.Generator().manual_seed(seed))
+        self.env = ImitationEnv(
+            lib, sim, env_cfg, llc.config.reward, sampler=sampler, history_encoder=llc.history_encoder
+        )
+        self.num_envs, self.device = self.env.num_envs, self.env.device
+        self.skills = torch.tensor(task.SKILLS, device=self.device)
+        self.num_actions = len(task.SKILLS)
+        self.num_obs = BODY_OBS + task.OBS_SIZE
+        self.gen = torch.Generator().manual_seed(seed + 1)
+        self.goals: dict[str, torch.Tensor] = {}
+        self.llc_calls = 0  # LLC forward passes (one per control step)
+
+    def task_state(self, info: StepInfo | None = None) -> TaskState:
+        if info is None:
+            snap = self.env.read()
+            s, touch = snap.state, snap.contacts.ball_body.any(dim=1)
+        else:
+            s, touch = info.state, info.ball_touch
+        return TaskState(s.root_pos, s.root_rot, s.root_vel, s.ball_pos, s.ball_vel, touch)
+
+    def _new_goals(self, ids: torch.Tensor) -> None:
+        """Goals for the envs ``ids`` from where they stand now (after their reset)."""
+        fresh = self.task.sample(self.task_state(), self.gen)
+        if not self.goals:
+            self.goals = fresh
+            return
+        for k, v in fresh.items():
+            self.goals[k][ids] = v[ids]
+
+    def observe(self, llc_obs: torch.Tensor) -> torch.Tensor:
+        return torch.cat((llc_obs[:, :BODY_OBS], self.task.observe(self.task_state(), self.goals)), dim=1)
+
+    def reset(self) -> torch.Tensor:
+        self.env.set_skill(self.skills[torch.zeros(self.num_envs, dtype=torch.long, device=self.device)])
+        self._llc_obs = self.env.reset()
+        self.goals = {}
+        self._new_goals(torch.arange(self.num_envs, device=self.device))
+        return self.observe(self._llc_obs)
+
+    @torch.no_grad()
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        """One controller step: ``actions`` [N] indices into the control mapping."""
+        skill = self.skills[actions.long().to(self.device)]
+        self.env.set_skill(skill)  # the LLC's one-hot, and the label of envs that restart
+        obs = self.env.observe()
+        n = self.num_envs
+        reward = torch.zeros(n, device=self.device)
+        ended = torch.zeros(n, dtype=torch.bool, device=self.device)
+        time_out = torch.zeros_like(ended)
+        fell = torch.zeros_like(ended)
+        success = torch.zeros_like(ended)
+        succeeded = torch.zeros_like(ended)  # success first reached in this step
+        for _ in range(self.cfg.llc_steps):
+            obs, _, done, info = self.env.step(self.llc.act(obs))
+            self.llc_calls += 1
+            state = self.task_state(info)
+            live = ~ended
+            reward += torch.where(live, self.task.reward(state, self.goals), 0.0)
+            before = self.goals["success"]
+            self.goals = self.task.advance(state, self.goals)
+            success |= live & self.goals["success"]
+            succeeded |= live & self.goals["success"] & ~before
+            fell |= live & (info.fell | info.diverged)
+            time_out |= live & info.time_outs
+            ended |= done
+            restarted = done.nonzero().flatten()
+            if restarted.numel():
+                self._new_goals(restarted)
+        self._llc_obs = obs
+        reward = reward / self.cfg.llc_steps
+        info = dict(
+            time_outs=time_out & ~fell,
+            fell=fell,
+            success=success,
+            succeeded=succeeded,
+            skill=skill,
+            skill_index=actions.long().to(self.device),
+            reward=reward,
+        )
+        return self.observe(obs), reward, ended, info

@@ -327,14 +327,19 @@ def build_parser() -> argparse.ArgumentParser:
         "play",
         help="watch a policy (or the reference clips): viewer or mp4",
         description="With a display: MuJoCo's viewer, keys switch the skill. Without one, or "
-        "with --video: offscreen rendering to mp4 with a skill caption.",
+        "with --video: offscreen rendering to mp4 with a skill caption. A high-level controller checkpoint "
+        "plays its task: the controller picks the skills, the goal is drawn, keys move it.",
         epilog=KEY_HELP,
     )
-    pl.add_argument("--checkpoint", help="a policy checkpoint (runs/<name>/nn/last.pth)")
-    pl.add_argument("--motion", required=True, help="clips giving the start state (and the ghost reference)")
+    pl.add_argument("--checkpoint", help="a policy or high-level controller checkpoint (runs/<name>/nn/last.pth)")
+    pl.add_argument(
+        "--motion", help="clips giving the start state (and the ghost reference); a controller's default: its own"
+    )
     pl.add_argument("--skill", help="skill to start with (id or name; default: the first clip's)")
     pl.add_argument("--video", help="write this mp4 instead of opening the viewer")
-    pl.add_argument("--seconds", type=float, default=10.0, help="video length (default 10)")
+    pl.add_argument(
+        "--seconds", type=float, help="video length (default 10); in the viewer: close after this long (default: never)"
+    )
     pl.add_argument("--dataset", action="store_true", help="play the reference clips instead of a policy")
     pl.add_argument("--ghost", action="store_true", help="draw the reference pose as a translucent character")
     pl.add_argument("--width", type=int, default=640)

@@ -134,8 +134,8 @@ class TaskObserver(AlgoObserver):
     """Per epoch: mean task reward, episodes ended and succeeded, falls and the skill choices;
     one line and tensorboard scalars. Sums stay on the device until the epoch's one read."""
 
-    def __init__(self, max_epochs: int, skills: list[int]):
-        self.max_epochs, self.skills = max_epochs, skills
+    def __init__(self, max_epochs: int, skills: list[int], minutes: float = 0.0):
+        self.max_epochs, self.skills, self.minutes = max_epochs, skills, minutes
         self.epochs_run, self.samples_run, self.last = 0, 0, {}
         self._sums = None
 
@@ -178,8 +178,12 @@ class TaskObserver(AlgoObserver):
             w.add_scalar(f"task/skill_{s:03d}", c / total, frame)
         w.add_scalar("performance/samples_per_s", rate, frame)
         usage = " ".join(f"{s:03d}:{100 * c / total:.0f}%" for s, c in zip(self.skills, choices, strict=True))
+        if self.minutes > 0:
+            where = f"epoch {epoch_num} ({(now - self.start) / 60.0:.1f}/{self.minutes:g} min)"
+        else:
+            where = f"epoch {epoch_num}/{self.max_epochs}"
         print(
-            f"epoch {epoch_num}/{self.max_epochs}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  "
+            f"{where}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  "
             f"task reward {reward:.3f}  successes {successes}  falls {falls}  skills {usage}",
             flush=True,
         )

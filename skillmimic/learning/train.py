@@ -183,7 +183,7 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
             flush=True,
         )
         hlc.register(env)
-        observer = hlc.TaskObserver(max_epochs, list(env.task.SKILLS))
+        observer = hlc.TaskObserver(max_epochs, list(env.task.SKILLS), cfg.minutes)
         params = rl_games_params(cfg, run, max_epochs, hlc.hlc_metadata(cfg, env))
         params.update(hlc.network_params(cfg.ppo.units), algo={"name": HLC_AGENT_NAME})
         params["config"]["env_name"] = hlc.ENV_NAME

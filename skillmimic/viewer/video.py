@@ -13,8 +13,17 @@ from PIL import Image, ImageDraw
 from skillmimic.errors import SkillMimicError
 
 
+def fit_distance(points: np.ndarray, lookat: np.ndarray, fovy: float, least: float = 5.0, limit: float = 30.0) -> float:
+    """Camera distance from ``lookat`` at which every point is in view (a vertical field of view of
+    ``fovy`` degrees, a margin of 20 %), at least ``least`` (the character's own framing) and at most
+    ``limit`` m."""
+    span = float(np.linalg.norm(np.asarray(points) - lookat, axis=1).max()) if len(points) else 0.0
+    return float(np.clip(1.2 * span / np.tan(np.radians(fovy) / 2), least, limit))
+
+
 class OffscreenRenderer:
-    """Renders ``MjData`` frames from a camera that follows the humanoid's root."""
+    """Renders ``MjData`` frames from a camera that follows the humanoid's root (and, given ``focus``
+    points, keeps them in frame too: a task's goal beside the character)."""
 
     def __init__(self, model: mujoco.MjModel, width: int = 640, height: int = 480):
         try:
@@ -23,24 +32,35 @@ class OffscreenRenderer:
             raise SkillMimicError(
                 f"offscreen rendering unavailable (MUJOCO_GL={os.environ.get('MUJOCO_GL')}): {str(e).splitlines()[0]}"
             ) from None
+        self.fovy = float(model.vis.global_.fovy)
         self.camera = mujoco.MjvCamera()
         self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
         self.camera.distance = 5.0
         self.camera.elevation = -15.0
         self.camera.azimuth = 135.0
         self._lookat: np.ndarray | None = None
+        self._distance = 5.0
 
     def reset_camera(self) -> None:
         """Jump to the next target instead of panning (e.g. at a cut between clips)."""
         self._lookat = None
 
     def render(
-        self, data: mujoco.MjData, caption: str | None = None, scene_option=None, extra_geoms=None
+        self, data: mujoco.MjData, caption: str | None = None, scene_option=None, extra_geoms=None, focus=None
     ) -> np.ndarray:
-        target = np.array([data.qpos[0], data.qpos[1], 1.0])
+        """``focus``: [K, 3] points to keep in view (default: the root at 1 m height); ``extra_geoms``:
+        called with the scene before drawing, to add geoms (markers)."""
+        points = np.array([[data.qpos[0], data.qpos[1], 1.0]]) if focus is None else np.asarray(focus, float)
+        target = 0.5 * (points.min(axis=0) + points.max(axis=0))
+        distance = fit_distance(points, target, self.fovy)
         # A lagged camera target: smooth to watch, and the character stays in frame.
-        self._lookat = target if self._lookat is None else 0.9 * self._lookat + 0.1 * target
+        if self._lookat is None:
+            self._lookat, self._distance = target, distance
+        else:
+            self._lookat = 0.9 * self._lookat + 0.1 * target
+            self._distance = 0.9 * self._distance + 0.1 * distance
         self.camera.lookat[:] = self._lookat
+        self.camera.distance = self._distance
         self._renderer.update_scene(data, self.camera, scene_option)
         if extra_geoms is not None:
             extra_geoms(self._renderer.scene)

@@ -72,3 +72,19 @@ def trained(tmp_path_factory, ballplay):
         == 0
     )
     return motion, root / "p" / "nn" / "last.pth"
+
+
+@pytest.fixture(scope="session")
+def dribble_llc(ballplay, tmp_path_factory):
+    """A tiny skill policy (one epoch) on one clip each of dribble left, right and forward: the
+    heading task's skills. Returns (motion folder, checkpoint)."""
+    from skillmimic.cli import main
+
+    root = tmp_path_factory.mktemp("llc")
+    motion = root / "dribble"
+    for rel in ("lrun/011_018pickle_lrun_1.pt", "rrun/012_018pickle_pick2rrun_2.pt", "run/013_018pickle_run_3.pt"):
+        (motion / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ballplay / rel, motion / rel)
+    args = ["train", "--motion", str(motion), "--num-envs", "4", "--epochs", "1", "--run", "llc"]
+    assert main([*args, f"runs_dir={root}", "ppo.units=[64,64]"]) == 0
+    return motion, root / "llc" / "nn" / "last.pth"

@@ -2,7 +2,6 @@
 viewer share them), goal keys, and the key-help wrapping and shortcut handling of the viewer."""
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -25,18 +24,12 @@ def _green(frame: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def controller(ballplay, tmp_path_factory):
-    """A tiny dribbling skill policy and a heading controller trained on it for two epochs."""
+def controller(dribble_llc, tmp_path_factory):
+    """The tiny dribbling skill policy and a heading controller trained on it for two epochs."""
+    motion, llc = dribble_llc
     root = tmp_path_factory.mktemp("hlcplay")
-    motion = root / "dribble"
-    for rel in ("lrun/011_018pickle_lrun_1.pt", "rrun/012_018pickle_pick2rrun_2.pt", "run/013_018pickle_run_3.pt"):
-        (motion / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ballplay / rel, motion / rel)
-    small = [f"runs_dir={root}", "ppo.units=[64,64]"]
-    assert main(["train", "--motion", str(motion), "--num-envs", "4", "--epochs", "1", "--run", "llc", *small]) == 0
-    llc = root / "llc" / "nn" / "last.pth"
     args = ["train", "--task", "heading", "--llc", str(llc), "--num-envs", "8", "--epochs", "2", "--run", "hlc"]
-    assert main([*args, *small, "ppo.num_minibatches=4"]) == 0
+    assert main([*args, f"runs_dir={root}", "ppo.units=[64,64]", "ppo.num_minibatches=4"]) == 0
     return motion, llc, root / "hlc" / "nn" / "last.pth"
 
 

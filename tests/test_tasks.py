@@ -150,23 +150,6 @@ def test_task_observations_are_heading_invariant(name):
     torch.testing.assert_close(task.reward(moved, t_moved), task.reward(s, t), atol=1e-5, rtol=0)
 
 
-@pytest.fixture(scope="module")
-def dribble_llc(ballplay, tmp_path_factory):
-    """A tiny skill policy on one clip each of dribble left, right and forward (heading's skills)."""
-    import shutil
-
-    from skillmimic.cli import main
-
-    root = tmp_path_factory.mktemp("llc")
-    motion = root / "dribble"
-    for rel in ("lrun/011_018pickle_lrun_1.pt", "rrun/012_018pickle_pick2rrun_2.pt", "run/013_018pickle_run_3.pt"):
-        (motion / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ballplay / rel, motion / rel)
-    args = ["train", "--motion", str(motion), "--num-envs", "4", "--epochs", "1", "--run", "llc"]
-    assert main([*args, f"runs_dir={root}", "ppo.units=[64,64]"]) == 0
-    return motion, root / "llc" / "nn" / "last.pth"
-
-
 def test_scripted_heading_controller_turns_toward_the_goal():
     from skillmimic.tasks.evaluate import scripted_heading
 

@@ -221,6 +221,11 @@ def test_train_a_controller_eval_it_and_refuse_another_skill_policy(dribble_llc,
     assert main(["eval", "--checkpoint", str(hlc), "--episodes", "4", "--steps", "30", "--json", str(report)]) == 0
     r = json.loads(report.read_text())
     assert r["task"] == "heading" and r["controller"] == str(hlc) and r["llc"] == str(llc) and r["episodes"] == 4
+    # resume continues the run (same task and skill policy from the saved config)
+    assert main(["train", "--run", "hlc", "--resume", "--epochs", "1", f"runs_dir={tmp_path}"]) == 0
+    from skillmimic.learning.checkpoint import load_checkpoint
+
+    assert load_checkpoint(hlc)["epoch"] == 3
     # the skill policy file changed under the controller: refused in one line, for eval and resume
     shutil.copy(tmp_path / "hlc" / "nn" / "last.pth", llc)
     capsys.readouterr()

@@ -214,7 +214,8 @@ def _eval(a) -> None:
 
 
 def _eval_task(a, controller: str = "scripted") -> None:
-    from skillmimic.tasks.evaluate import evaluate_task, format_task_report, write_json
+    from skillmimic.eval.evaluate import write_json
+    from skillmimic.tasks.evaluate import evaluate_task, format_task_report
 
     if controller == "scripted" and (not a.llc or not a.scripted):
         raise SkillMimicError("eval --task NAME needs --llc CKPT (the skill policy) and --scripted (the controller)")

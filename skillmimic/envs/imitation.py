@@ -104,6 +104,9 @@ class ImitationEnv:
         self.anchor_yaw = torch.zeros(n, device=dev)
         self.anchor_shift = torch.zeros(n, 3, device=dev)
         self._anchored = False  # any non-identity anchor yet (skips the transform until then)
+        # reward substitution can only happen with missing frames or once a start had buffer steps
+        self._has_missing = not bool(lib.valid.all())
+        self._buffers = False
         self.buffer = torch.zeros(n, dtype=torch.long, device=dev)  # steps of clip-mean reward
         self.episode_reward = torch.zeros(n, device=dev)  # reward summed over the current episode
         # starts of each kind (START_KINDS) and their summed buffer steps, on the device
@@ -185,6 +188,7 @@ class ImitationEnv:
         elif self._anchored:
             self.anchor_yaw[ids], self.anchor_shift[ids] = 0.0, 0.0
         self.buffer[ids] = 0 if s.buffer is None else s.buffer
+        self._buffers = self._buffers or s.buffer is not None
         kind = torch.zeros_like(ids) if s.kind is None else s.kind
         counts = torch.bincount(kind, minlength=len(START_KINDS))
         self._start_counts += torch.cat((counts, self.buffer[ids].sum().view(1)))
@@ -222,8 +226,9 @@ class ImitationEnv:
         # buffer steps after an off-reference start, and reference frames that are missing, earn
         # the mean reward of the other envs on the same clip (the env has no reward of its own)
         buffering = self.progress <= self.buffer
-        substitute = buffering | ~self.lib.valid[self.lib.flat_index(self.clip, self.start + self.progress)]
-        reward = clip_mean_substitute(reward, self.clip, substitute, self.lib.num_clips)
+        if self._buffers or self._has_missing:
+            substitute = buffering | ~self.lib.valid[self.lib.flat_index(self.clip, self.start + self.progress)]
+            reward = clip_mean_substitute(reward, self.clip, substitute, self.lib.num_clips)
         drifted = torch.zeros_like(fell)
         if self.cfg.termination_distance > 0:
             drifted = (node_distance(sim_hoi, ref_hoi) > self.cfg.termination_distance) & ~fell & ~diverged

@@ -63,12 +63,15 @@ class UniformStartSampler:
             raise SkillMimicError(f"no clip of {', '.join(lib.names)} has a valid start frame (all frames missing?)")
         self._starts = starts
 
+    def frame_of(self, clips: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """The ``k``-th valid start frame of each clip (CPU tensors; ``k < count[clips]``)."""
+        return self.start_rows[self.offset[clips] + k] - self._starts[clips]
+
     def sample(self, env_ids: torch.Tensor) -> Starts:
         n = env_ids.numel()
         clips = torch.multinomial(self.clip_weights, n, replacement=True, generator=self.gen)
         k = (torch.rand(n, generator=self.gen) * self.count[clips]).long()
-        frames = self.start_rows[self.offset[clips] + k] - self._starts[clips]
-        return Starts(clips.to(self.lib.device), frames.to(self.lib.device))
+        return Starts(clips.to(self.lib.device), self.frame_of(clips, k).to(self.lib.device))
 
     def state_dict(self) -> dict:
         return {"rng": self.gen.get_state()}

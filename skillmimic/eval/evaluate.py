@@ -119,12 +119,8 @@ class _Runner:
 def _reference_starts(lib: MotionLibrary, episodes: int, trials: int | None, gen: torch.Generator):
     """(clips, frames) of the reference starts: ``episodes`` per clip spread over the first half
     of each clip, or ``trials`` per skill drawn from its clips' valid start frames."""
-    dev = lib.device
     if trials is None:
-        clips = torch.arange(lib.num_clips, device=dev).repeat_interleave(episodes)
-        k = torch.arange(episodes, device=dev).repeat(lib.num_clips)
-        frames = k * (lib.lengths[clips] - 2).clamp_min(0) // (2 * episodes)
-        return clips, _valid_frame(lib, clips, frames)
+        return _spread(lib, torch.ones(lib.num_clips, dtype=torch.bool, device=lib.device), episodes)
     sampler = UniformStartSampler(lib, gen)
     clips, frames = [], []
     for sid in sorted(set(lib.skill_ids.tolist())):
@@ -133,13 +129,21 @@ def _reference_starts(lib: MotionLibrary, episodes: int, trials: int | None, gen
     return torch.cat(clips), torch.cat(frames)
 
 
+def _spread(lib: MotionLibrary, clip_mask: torch.Tensor, episodes: int):
+    """``episodes`` starts per clip in ``clip_mask``: episode k at frame k/episodes of the clip's
+    first half (moved past a missing frame)."""
+    clips = clip_mask.nonzero().flatten().repeat_interleave(episodes)
+    k = torch.arange(episodes, device=lib.device).repeat(len(clips) // episodes)
+    return clips, _valid_frame(lib, clips, k * (lib.lengths[clips] - 2).clamp_min(0) // (2 * episodes))
+
+
 def _draw(sampler: UniformStartSampler, clip_mask: torch.Tensor, n: int):
     """``n`` uniform valid starts over the clips in ``clip_mask`` (one clip after another)."""
     members = clip_mask.nonzero().flatten().cpu()
     members = members[sampler.count[members] > 0]
     clips = members[torch.arange(n) % len(members)]
     k = (torch.rand(n, generator=sampler.gen) * sampler.count[clips]).long()
-    frames = sampler.start_rows[sampler.offset[clips] + k] - sampler._starts[clips]
+    frames = sampler.frame_of(clips, k)
     return clips.to(sampler.lib.device), frames.to(sampler.lib.device)
 
 
@@ -169,9 +173,7 @@ def _transitions(lib, runner: _Runner, cfg: TrainConfig, episodes: int, trials: 
             if a == b:
                 continue
             if trials is None:
-                clips = (lib.skill_ids == a).nonzero().flatten().repeat_interleave(episodes)
-                k = torch.arange(episodes, device=lib.device).repeat(len(clips) // episodes)
-                frames = _valid_frame(lib, clips, k * (lib.lengths[clips] - 2).clamp_min(0) // (2 * episodes))
+                clips, frames = _spread(lib, lib.skill_ids == a, episodes)
             else:
                 clips, frames = _draw(sampler, lib.skill_ids == a, trials)
             target = torch.full_like(clips, b)

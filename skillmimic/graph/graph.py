@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -45,6 +43,7 @@ from skillmimic.graph.similarity import (
     graph_weights,
     search_features,
 )
+from skillmimic.storage import atomic_save, load_plain
 
 FORMAT = "skillmimic-trajectory-graph"
 VERSION = 1
@@ -91,20 +90,16 @@ class TrajectoryGraph:
         return replace(self, **{k: getattr(self, k).to(device) for k in _TENSORS})
 
     def save(self, path: str | Path) -> None:
+        """Write atomically (temp file + rename): a reader never sees half a file."""
         data = {"format": FORMAT, "version": VERSION, "key": self.key, "clip_names": list(self.clip_names)}
         data.update({k: getattr(self, k).cpu() for k in _TENSORS})
-        torch.save(data, path)
+        atomic_save(data, path)
 
     @classmethod
     def load(cls, path: str | Path, key: str | None = None) -> TrajectoryGraph:
         """Read a graph file; with ``key``, refuse one built for other clips or weights."""
         path = Path(path)
-        if not path.is_file():
-            raise SkillMimicError(f"trajectory graph file not found: {path}")
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for foreign or truncated files
-            raise SkillMimicError(f"{path}: cannot read as a trajectory graph file: {type(e).__name__}") from None
+        data = load_plain(path, "trajectory graph")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SkillMimicError(f"{path}: not a trajectory graph file (expected format {FORMAT!r})")
         if data.get("version") != VERSION:
@@ -123,10 +118,7 @@ class TrajectoryGraph:
 def graph_key(lib) -> str:
     """Short sha256 of what the graph depends on: clip names, skills and frame data, weights."""
     h = hashlib.sha256(f"{FORMAT} {VERSION} {BALL_WEIGHTS} {NO_BALL_WEIGHTS} {_MARGIN}".encode())
-    h.update(repr((lib.names, lib.skill_ids.tolist(), lib.lengths.tolist())).encode())
-    f = lib.frames
-    for t in (f.root_pos, f.root_rot, f.dof_pos, f.ball_pos, lib.valid):
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    lib.hash_into(h)
     return h.hexdigest()[:16]
 
 
@@ -228,15 +220,7 @@ def load_or_build(lib, cache_dir: str | Path, device=None) -> TrajectoryGraph:
         return TrajectoryGraph.load(path, key).to(device if device is not None else lib.device)
     t0 = time.perf_counter()
     graph = build_graph(lib, device)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        graph.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    graph.save(path)
     print(
         f"built trajectory graph {path} in {time.perf_counter() - t0:.1f} s "
         f"({graph.num_frames} frames, {len(graph.skills)} skills, {graph.num_edges} edges)",

@@ -6,7 +6,6 @@ with ``torch.load(weights_only=True)``: loading a checkpoint never runs code fro
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from skillmimic.errors import SkillMimicError
+from skillmimic.storage import atomic_save, plain  # noqa: F401 (re-exported: checkpoints are written with them)
 
 FORMAT = "skillmimic-policy-1"
 
@@ -22,39 +22,6 @@ FORMAT = "skillmimic-policy-1"
 # save time) rebuild from a dtype and raw bytes: data, not code. Nothing else beyond torch's
 # weights-only set is allowed.
 _NUMPY_SCALAR = [np.dtype, type(np.dtype("float32")), np.float32(0).__reduce__()[0]]
-
-
-def plain(obj, where: str = "state"):
-    """``obj`` with numpy scalars/arrays turned into Python numbers/tensors, checked to hold only
-    tensors and plain data (what ``torch.load(weights_only=True)`` reads back)."""
-    if obj is None or isinstance(obj, (str, bool, int, float, torch.Tensor)):
-        return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(obj.copy())
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {k: plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
-    if isinstance(obj, list) or type(obj) is tuple:
-        return type(obj)(plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
-    raise TypeError(f"{where}: {type(obj).__name__} cannot be saved in a checkpoint (tensors and plain data only)")
-
-
-def atomic_save(state: dict, path: str | Path) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then rename over ``path``:
-    a crash leaves either the old checkpoint or the new one, never a torn file. ``state`` goes
-    through ``plain`` first, so what is written always loads with ``weights_only=True``."""
-    state = plain(state)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | Path) -> dict:

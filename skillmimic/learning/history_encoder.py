@@ -40,8 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +52,7 @@ from skillmimic.envs.history import FRAME_SIZE, WINDOW, frame_table, window_inde
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import NUM_DOFS
 from skillmimic.skills import NUM_SKILL_SLOTS
+from skillmimic.storage import atomic_save, load_plain
 
 EMBED = 3
 FORMAT = "skillmimic-history-encoder"
@@ -376,27 +375,11 @@ def encoder_from_state(d, where: str = "history encoder state") -> HistoryEncode
 
 def save_encoder(path, encoder: HistoryEncoder, metrics: dict | None = None, key: str = "") -> None:
     """Write atomically (temp file + rename): a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(encoder_state(encoder, metrics, key), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_save(encoder_state(encoder, metrics, key), path)
 
 
 def load_encoder(path, map_location="cpu") -> HistoryEncoder:
-    path = Path(path)
-    if not path.is_file():
-        raise SkillMimicError(f"history encoder file not found: {path}")
-    try:
-        d = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for foreign or truncated files
-        raise SkillMimicError(f"{path}: cannot read as a history encoder file: {type(e).__name__}") from None
-    return encoder_from_state(d, str(path)).to(map_location)
+    return encoder_from_state(load_plain(path, "history encoder"), str(path)).to(map_location)
 
 
 def history_key(lib, epochs: int | None = None, seed: int = 0) -> str:
@@ -405,10 +388,7 @@ def history_key(lib, epochs: int | None = None, seed: int = 0) -> str:
     epochs = DEFAULT_EPOCHS if epochs is None else int(epochs)
     settings = (FORMAT, VERSION, WINDOW, EMBED, FRAME_SIZE, NUM_SKILL_SLOTS, VAL_FRACTION, epochs, seed, 256, 1e-3)
     h = hashlib.sha256(repr(settings).encode())
-    h.update(repr((lib.names, lib.skill_ids.tolist(), lib.lengths.tolist())).encode())
-    f = lib.frames
-    for t in (f.root_pos, f.root_rot, f.dof_pos, f.ball_pos, lib.valid):
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    lib.hash_into(h)
     return h.hexdigest()[:16]
 
 

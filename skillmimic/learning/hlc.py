@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from rl_games.common import env_configurations, vecenv
-from rl_games.common.algo_observer import AlgoObserver
 from rl_games.common.ivecenv import IVecEnv
 
 from skillmimic.config import TrainConfig, to_dict
 from skillmimic.errors import SkillMimicError
 from skillmimic.learning.checkpoint import FORMAT
+from skillmimic.learning.observer import EpochObserver
 from skillmimic.learning.policy import Policy
 from skillmimic.motion.library import MotionLibrary
 from skillmimic.sim.factory import make_simulator
@@ -130,20 +130,14 @@ def register(env: TaskEnv) -> TaskVecEnv:
     return wrapper
 
 
-class TaskObserver(AlgoObserver):
-    """Per epoch: mean task reward, episodes ended and succeeded, falls and the skill choices;
-    one line and tensorboard scalars. Sums stay on the device until the epoch's one read."""
+class TaskObserver(EpochObserver):
+    """Per epoch: mean task reward, episodes succeeded, falls and the skill choices; one line and
+    tensorboard scalars. Sums stay on the device until the epoch's one read."""
 
     def __init__(self, max_epochs: int, skills: list[int], minutes: float = 0.0):
-        self.max_epochs, self.skills, self.minutes = max_epochs, skills, minutes
-        self.epochs_run, self.samples_run, self.last = 0, 0, {}
-        self._sums = None
-
-    def after_init(self, algo) -> None:
-        import time
-
-        self.algo, self.writer = algo, algo.writer
-        self.start = self.last_time = time.perf_counter()
+        super().__init__(max_epochs, minutes)
+        self.skills = skills
+        self._sums, self.steps = None, 0
 
     def process_infos(self, infos, done_indices) -> None:
         info = infos.get("task") if isinstance(infos, dict) else None
@@ -153,21 +147,14 @@ class TaskObserver(AlgoObserver):
         counts = torch.stack((info["reward"].mean(), info["fell"].sum(), info["succeeded"].sum()))
         values = torch.cat((counts.double(), choice))
         self._sums = values if self._sums is None else self._sums + values
-        self.steps = getattr(self, "steps", 0) + 1
+        self.steps += 1
 
     def after_print_stats(self, frame, epoch_num, total_time) -> None:
-        import time
-
         if self.last.get("epoch") == epoch_num:  # rl-games' discrete agent reports each epoch twice
             return
-        now = time.perf_counter()
-        rate = self.algo.curr_frames / max(now - self.last_time, 1e-9)
-        self.last_time = now
-        self.epochs_run += 1
-        self.samples_run += self.algo.curr_frames
+        rate, where = self._next_epoch(epoch_num)
         sums = self._sums.tolist() if self._sums is not None else [0.0] * (3 + len(self.skills))
-        steps = max(getattr(self, "steps", 0), 1)
-        reward, falls, successes = sums[0] / steps, int(sums[1]), int(sums[2])
+        reward, falls, successes = sums[0] / max(self.steps, 1), int(sums[1]), int(sums[2])
         choices = sums[3:]
         total = max(sum(choices), 1.0)
         w = self.writer
@@ -178,10 +165,6 @@ class TaskObserver(AlgoObserver):
             w.add_scalar(f"task/skill_{s:03d}", c / total, frame)
         w.add_scalar("performance/samples_per_s", rate, frame)
         usage = " ".join(f"{s:03d}:{100 * c / total:.0f}%" for s, c in zip(self.skills, choices, strict=True))
-        if self.minutes > 0:
-            where = f"epoch {epoch_num} ({(now - self.start) / 60.0:.1f}/{self.minutes:g} min)"
-        else:
-            where = f"epoch {epoch_num}/{self.max_epochs}"
         print(
             f"{where}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  "
             f"task reward {reward:.3f}  successes {successes}  falls {falls}  skills {usage}",
@@ -190,16 +173,8 @@ class TaskObserver(AlgoObserver):
         self.last = dict(epoch=epoch_num, reward=reward)
         self._sums, self.steps = None, 0
 
-    def summary(self) -> str:
-        import time
-
-        minutes = (time.perf_counter() - self.start) / 60.0 if self.epochs_run else 0.0
-        tail = f"; last epoch {self.last['epoch']}: task reward {self.last['reward']:.3f}" if self.last else ""
-        return f"{self.epochs_run} epochs, {self.samples_run:,} samples in {minutes:.1f} min{tail}"
-
-    def close(self) -> None:
-        if getattr(self, "writer", None) is not None:
-            self.writer.close()
+    def _last_epoch(self) -> str:
+        return f"; last epoch {self.last['epoch']}: task reward {self.last['reward']:.3f}" if self.last else ""
 
 
 def is_hlc_checkpoint(path: str | Path) -> bool:

@@ -14,10 +14,60 @@ from rl_games.common.algo_observer import AlgoObserver
 from skillmimic.envs.rewards import TERMS
 
 
-class ProgressObserver(AlgoObserver):
+class EpochObserver(AlgoObserver):
+    """What every progress observer keeps: this epoch's throughput, the epoch label (with the
+    ``--minutes`` clock when set), the run summary and the tensorboard writer's close."""
+
     def __init__(self, max_epochs: int, minutes: float = 0.0):
         self.max_epochs, self.minutes = max_epochs, minutes
         self.epochs_run, self.samples_run, self.last = 0, 0, {}
+
+    def after_init(self, algo) -> None:
+        self.algo = algo
+        self.writer = algo.writer
+        self.start_time = self.last_time = time.perf_counter()
+        self.vec_env = algo.vec_env
+
+    def _next_epoch(self, epoch_num: int) -> tuple[float, str]:
+        """Count the epoch just finished; its samples/s and its label for the progress line."""
+        now = time.perf_counter()
+        # this epoch's samples over this epoch's time (not a difference of rl-games' frame counter,
+        # which a resume restores after this observer has started)
+        samples = self.algo.curr_frames
+        rate = samples / max(now - self.last_time, 1e-9)
+        self.last_time = now
+        self.epochs_run += 1
+        self.samples_run += samples
+        if self.minutes > 0:
+            where = f"epoch {epoch_num} ({(now - self.start_time) / 60.0:.1f}/{self.minutes:g} min)"
+        else:
+            where = f"epoch {epoch_num}/{self.max_epochs}"
+        return rate, where
+
+    def _last_epoch(self) -> str:
+        """The summary's tail: the last epoch's numbers."""
+        return ""
+
+    def summary(self) -> str:
+        """One line on the whole run: epochs, samples, wall clock, throughput, last epoch's numbers."""
+        minutes = (time.perf_counter() - self.start_time) / 60.0 if self.epochs_run else 0.0
+        rate = self.samples_run / max(60.0 * minutes, 1e-9)
+        return (
+            f"{self.epochs_run} epochs, {self.samples_run:,} samples in {minutes:.1f} min ({rate:,.0f} samples/s)"
+            f"{self._last_epoch()}"
+        )
+
+    def close(self) -> None:
+        """Flush and close the tensorboard writer (rl-games leaves it open when training ends)."""
+        if getattr(self, "writer", None) is not None:
+            self.writer.close()
+
+
+class ProgressObserver(EpochObserver):
+    """The skill policy's progress: step reward and its terms, episode length, resets."""
+
+    def __init__(self, max_epochs: int, minutes: float = 0.0):
+        super().__init__(max_epochs, minutes)
         self._warned: str | None = None
         self._starts: dict[str, int] = {}  # the env's start totals at the last epoch
         self._reset_accumulators()
@@ -31,12 +81,6 @@ class ProgressObserver(AlgoObserver):
         self.falls = 0
         self.drifted = 0
         self.diverged = 0
-
-    def after_init(self, algo) -> None:
-        self.algo = algo
-        self.writer = algo.writer
-        self.start_time = self.last_time = time.perf_counter()
-        self.vec_env = algo.vec_env
 
     def process_infos(self, infos, done_indices) -> None:
         info = infos.get("step") if isinstance(infos, dict) else None
@@ -58,14 +102,7 @@ class ProgressObserver(AlgoObserver):
         self.falls, self.drifted, self.diverged = (int(v) for v in sums[-3:])
 
     def after_print_stats(self, frame, epoch_num, total_time) -> None:
-        now = time.perf_counter()
-        # this epoch's samples over this epoch's time (not a difference of rl-games' frame counter,
-        # which a resume restores after this observer has started)
-        samples = self.algo.curr_frames
-        rate = samples / max(now - self.last_time, 1e-9)
-        self.last_time = now
-        self.epochs_run += 1
-        self.samples_run += samples
+        rate, where = self._next_epoch(epoch_num)
         self._read_sums()
         n = max(self.steps, 1)
         reward = self.reward_sum / n
@@ -88,11 +125,6 @@ class ProgressObserver(AlgoObserver):
             sampler_log(self.writer, frame, epoch_num)
         message = self.vec_env.env.overflow_message  # the env's first overflow report, kept there
         term_text = " ".join(f"{k} {v:.2f}" for k, v in terms.items())
-        if self.minutes > 0:
-            elapsed = (now - self.start_time) / 60.0
-            where = f"epoch {epoch_num} ({elapsed:.1f}/{self.minutes:g} min)"
-        else:
-            where = f"epoch {epoch_num}/{self.max_epochs}"
         print(
             f"{where}  samples {self.algo.frame:,}  {rate:,.0f} samples/s  reward {reward:.3f}  "
             f"[{term_text}]  ep_len {ep_len:.1f}  falls {self.falls}  drifted {self.drifted}  "
@@ -124,17 +156,6 @@ class ProgressObserver(AlgoObserver):
             return ""
         return f"  starts noisy {epoch['noisy']} switch {epoch['switch']} of {n}"
 
-    def summary(self) -> str:
-        """One line on the whole run: epochs, samples, wall clock, throughput, last epoch's numbers."""
-        minutes = (time.perf_counter() - self.start_time) / 60.0 if self.epochs_run else 0.0
-        rate = self.samples_run / max(60.0 * minutes, 1e-9)
+    def _last_epoch(self) -> str:
         last = self.last
-        tail = f"; last epoch {last['epoch']}: reward {last['reward']:.3f}, ep_len {last['ep_len']:.1f}" if last else ""
-        return (
-            f"{self.epochs_run} epochs, {self.samples_run:,} samples in {minutes:.1f} min ({rate:,.0f} samples/s){tail}"
-        )
-
-    def close(self) -> None:
-        """Flush and close the tensorboard writer (rl-games leaves it open when training ends)."""
-        if getattr(self, "writer", None) is not None:
-            self.writer.close()
+        return f"; last epoch {last['epoch']}: reward {last['reward']:.3f}, ep_len {last['ep_len']:.1f}" if last else ""

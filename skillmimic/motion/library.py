@@ -136,6 +136,14 @@ class MotionLibrary:
         files = motion_files(resolve_motion(motion))
         return cls([read_ballplay(f, skill) for f in files], device, retarget)
 
+    def hash_into(self, h) -> None:
+        """Feed what derived artefacts (trajectory graph, history encoder) depend on into the hash
+        ``h``: clip names, skills, lengths and the frames' root, joints, ball and validity."""
+        h.update(repr((self.names, self.skill_ids.tolist(), self.lengths.tolist())).encode())
+        f = self.frames
+        for t in (f.root_pos, f.root_rot, f.dof_pos, f.ball_pos, self.valid):
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+
     @property
     def num_clips(self) -> int:
         return len(self.names)

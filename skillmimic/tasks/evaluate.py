@@ -8,9 +8,7 @@ high-level controller's checkpoint (``learning/hlc.py``), run deterministically.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import torch
 
@@ -124,7 +122,3 @@ def format_task_report(r: dict) -> str:
         f"{r['steps']} steps\nsuccess {100 * r['success_rate']:.1f}%  time to success {t}  "
         f"falls {100 * r['fall_rate']:.1f}%\nskills: {usage}"
     )
-
-
-def write_json(r: dict, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(r, indent=1) + "\n")

@@ -41,8 +41,8 @@ class ClipStartSampler(UniformStartSampler):
     def sample(self, env_ids: torch.Tensor) -> Starts:
         n = env_ids.numel()
         clips = torch.multinomial(self.clip_weights, n, replacement=True, generator=self.gen)
-        rows = self.start_rows[self.offset[clips] + torch.minimum(torch.full_like(clips, 2), self.count[clips] - 1)]
-        return Starts(clips.to(self.lib.device), (rows - self._starts[clips]).to(self.lib.device))
+        frames = self.frame_of(clips, torch.minimum(torch.full_like(clips, 2), self.count[clips] - 1))
+        return Starts(clips.to(self.lib.device), frames.to(self.lib.device))
 
 
 class TaskEnv:

@@ -191,11 +191,12 @@ KEY_BODIES = (
     "R_Thumb3",
 )
 FINGERTIPS = KEY_BODIES[7:]
-HAND_BODIES = tuple(
-    n
-    for n in BODY_NAMES
-    if n[2:] == "Wrist" or any(n[2:].startswith(f) for f in ("Index", "Middle", "Pinky", "Ring", "Thumb"))
-)
+FINGERS = ("Index", "Middle", "Pinky", "Ring", "Thumb")
+HAND_BODIES = tuple(n for n in BODY_NAMES if n[2:] == "Wrist" or n[2:].startswith(FINGERS))
+# The 90 hinges of the 30 finger bodies, and the other 66 (body, wrists included): hinge d belongs
+# to body 1 + d // 3. ``env.fingers: skill_pose`` lets the policy drive only BODY_DOFS.
+FINGER_DOFS: tuple[int, ...] = tuple(d for d in range(NUM_DOFS) if BODY_NAMES[1 + d // 3][2:].startswith(FINGERS))
+BODY_DOFS: tuple[int, ...] = tuple(d for d in range(NUM_DOFS) if d not in FINGER_DOFS)
 # Bodies that must not touch anything (the contact-graph "body" node): pelvis, hips, knees,
 # torso chain, neck, head, thoraxes, shoulders and elbows.
 NO_CONTACT_BODIES = (

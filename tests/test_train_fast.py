@@ -46,7 +46,7 @@ def test_minutes_stops_cleanly_saves_and_summarises(tmp_path, data_dir, capsys):
 
 def test_fast_preset_loads_and_mean_pose_initialises_the_action_bias(tmp_path, ballplay):
     cfg = load_config(["train/fast.yaml"])
-    assert cfg.ppo.mu_init == "mean_pose" and cfg.env.termination_distance > 0
+    assert cfg.ppo.mu_init == "mean_pose" and cfg.env.termination_distance > 0 and cfg.env.fingers == "skill_pose"
     # learning rate 0: after one epoch the bias is still exactly what the initialisation wrote
     assert (
         main(

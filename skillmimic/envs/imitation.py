@@ -11,17 +11,17 @@ are reset and counted; they never stop training.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from skillmimic.config import EnvConfig, RewardConfig
 from skillmimic.envs import observations as obs_fn
+from skillmimic.envs.actions import ActionMap
 from skillmimic.envs.history import HistoryStream, frame_state, history_windows
 from skillmimic.envs.rewards import TERMS, HOIState, clip_mean_substitute, hoi_state, imitation_reward, node_distance
 from skillmimic.envs.sampling import START_KINDS, UniformStartSampler
-from skillmimic.humanoid import HAND_BODIES, NO_CONTACT_BODIES, NUM_DOFS, body_index
+from skillmimic.humanoid import HAND_BODIES, NO_CONTACT_BODIES, body_index
 from skillmimic.motion.library import MotionLibrary, MotionState
 from skillmimic.sim.base import BodyState, Contacts, Simulator
 from skillmimic.sim.state import SimState
@@ -79,6 +79,7 @@ class ImitationEnv:
         seed: int = 0,
         sampler=None,
         history_encoder: torch.nn.Module | None = None,
+        finger_pose: torch.Tensor | None = None,
     ):
         if lib.device != sim.device:
             raise ValueError(f"motion library on {lib.device} but simulator on {sim.device}")
@@ -88,7 +89,9 @@ class ImitationEnv:
         self.device = sim.device
         self.encoder = history_encoder  # frozen; its embedding of the last frames ends the observation
         self.num_obs = obs_fn.obs_size(history_encoder is not None)
-        self.num_actions = NUM_DOFS
+        # the policy's actions -> PD targets; finger_pose: a trained policy's table (env.fingers skill_pose)
+        self.actions = ActionMap(env_cfg.fingers, lib, finger_pose)
+        self.num_actions = self.actions.num_actions
         self.weights = {k: getattr(reward_cfg, k) for k in TERMS}
         self.sampler = sampler or UniformStartSampler(lib, torch.Generator().manual_seed(seed))
         n, dev = self.num_envs, self.device
@@ -210,8 +213,7 @@ class ImitationEnv:
 
     # --- step ----------------------------------------------------------------------------
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, StepInfo]:
-        targets = math.pi * actions.clamp(-1.0, 1.0)
-        self.sim.step(targets)
+        self.sim.step(self.actions(actions, self.skill))
         self.progress += 1
         on_step = getattr(self.sampler, "on_step", None)
         if on_step is not None:

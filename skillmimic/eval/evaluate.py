@@ -101,7 +101,9 @@ class _Runner:
         self.lib, self.policy, self.steps = lib, policy, steps
         self.batch = num_envs
         sim = make_simulator(cfg.sim.backend, num_envs, lib.device, cfg.scene, cfg.sim_config())
-        self.env = ImitationEnv(lib, sim, env_cfg, cfg.reward, history_encoder=policy.history_encoder)
+        self.env = ImitationEnv(
+            lib, sim, env_cfg, cfg.reward, history_encoder=policy.history_encoder, finger_pose=policy.finger_pose
+        )
         self.targets = _shot_targets(lib)
 
     def __call__(self, starts: Starts) -> dict:

@@ -71,7 +71,8 @@ class SkillMimicAgent(CheckpointedAgent, A2CAgent):
     def _init_mean_pose(self) -> None:
         """Action-layer bias = the training clips' mean joint angles (as actions, i.e. / pi): an
         untrained policy then holds the data's average pose instead of the zero pose."""
-        dof = self.vec_env.env.lib.frames.dof_pos
+        env = self.vec_env.env
+        dof = env.lib.frames.dof_pos[:, env.actions.dofs]
         with torch.no_grad():
             self.model.a2c_network.mu.bias.copy_((dof.mean(dim=0) / math.pi).clamp(-1.0, 1.0))
 

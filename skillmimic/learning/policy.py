@@ -13,9 +13,9 @@ import torch
 from rl_games.algos_torch import model_builder
 
 from skillmimic.config import SimSection, TrainConfig, load_config, resolve_device
+from skillmimic.envs.actions import action_dofs, check_finger_pose
 from skillmimic.envs.observations import obs_layout, obs_size
 from skillmimic.errors import SkillMimicError
-from skillmimic.humanoid import NUM_DOFS
 from skillmimic.learning import network
 from skillmimic.learning.checkpoint import load_checkpoint
 from skillmimic.learning.export import is_critic
@@ -32,7 +32,7 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
         net = model_builder.ModelBuilder().load(network.network_params(ppo))
         return net.build(
             {
-                "actions_num": NUM_DOFS,
+                "actions_num": len(action_dofs(config.env.fingers)),
                 "input_shape": (obs_size(config.history.enabled),),
                 "num_seqs": 1,
                 "value_size": 1,
@@ -58,13 +58,19 @@ class Policy:
         # the frozen history encoder travels in the metadata: the observation needs nothing else
         self.history_encoder = encoder_from_state(meta["history_encoder"], str(self.path)) if history else None
         layout = {k: tuple(v) for k, v in meta.get("obs_layout", {}).items()}
-        size = obs_size(history)
-        if meta.get("obs_size") != size or layout != obs_layout(history) or meta.get("num_actions") != NUM_DOFS:
+        size, actions = obs_size(history), len(action_dofs(self.config.env.fingers))
+        if meta.get("obs_size") != size or layout != obs_layout(history) or meta.get("num_actions") != actions:
             raise SkillMimicError(
                 f"{self.path}: checkpoint expects {meta.get('obs_size')} observation values and "
                 f"{meta.get('num_actions')} actions in another layout; this skillmimic produces {size} "
-                f"observations and {NUM_DOFS} actions (checkpoint from skillmimic {meta.get('version')})"
+                f"observations and {actions} actions (checkpoint from skillmimic {meta.get('version')})"
             )
+        # env.fingers skill_pose: the finger pose each skill holds, from the training clips
+        self.finger_pose = None
+        if self.config.env.fingers == "skill_pose":
+            if "finger_pose" not in meta:
+                raise SkillMimicError(f"{self.path}: trained with env.fingers=skill_pose, but has no finger pose table")
+            self.finger_pose = check_finger_pose(meta["finger_pose"], str(self.path))
         self.clips = meta["clips"]
         self.skills = sorted({c["skill_id"] for c in self.clips})
         self.epoch = int(state.get("epoch", 0))

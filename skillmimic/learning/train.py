@@ -23,7 +23,6 @@ from skillmimic.envs.sampling import UniformStartSampler
 from skillmimic.envs.transition_field import TransitionFieldSampler
 from skillmimic.errors import SkillMimicError
 from skillmimic.graph import load_or_build
-from skillmimic.humanoid import NUM_DOFS
 from skillmimic.learning import hlc, network, vecenv
 from skillmimic.learning.agent import AGENT_NAME, HLC_AGENT_NAME, HLCAgent, SkillMimicAgent
 from skillmimic.learning.checkpoint import FORMAT, load_checkpoint
@@ -35,9 +34,12 @@ from skillmimic.skills import SKILLS
 from skillmimic.threads import configure_threads
 
 
-def build_env(cfg: TrainConfig, encoder: torch.nn.Module | None = None) -> ImitationEnv:
+def build_env(
+    cfg: TrainConfig, encoder: torch.nn.Module | None = None, finger_pose: torch.Tensor | None = None
+) -> ImitationEnv:
     """The training env of ``cfg``; ``encoder``: the history encoder to use (a resumed run's own),
-    else, with ``history.enabled``, the configured file or one trained here (cached per clip set)."""
+    else, with ``history.enabled``, the configured file or one trained here (cached per clip set);
+    ``finger_pose``: a resumed run's finger pose table (``env.fingers: skill_pose``)."""
     if not cfg.motion:
         raise SkillMimicError("no motion given: pass --motion PATH (a file, folder or name like ballplay-m/layup)")
     lib = MotionLibrary.load(cfg.motion, cfg.sim.device, cfg.skill, cfg.retarget_ball)
@@ -48,7 +50,9 @@ def build_env(cfg: TrainConfig, encoder: torch.nn.Module | None = None) -> Imita
             encoder = load_or_train(lib, Path(cfg.runs_dir) / "history", cfg.sim.device, cfg.history.epochs)
     sim = make_simulator(cfg.sim.backend, cfg.num_envs, cfg.sim.device, cfg.scene, cfg.sim_config())
     sampler = start_sampler(cfg, lib)
-    return ImitationEnv(lib, sim, cfg.env, cfg.reward, seed=cfg.seed, sampler=sampler, history_encoder=encoder)
+    return ImitationEnv(
+        lib, sim, cfg.env, cfg.reward, seed=cfg.seed, sampler=sampler, history_encoder=encoder, finger_pose=finger_pose
+    )
 
 
 def start_sampler(cfg: TrainConfig, lib: MotionLibrary):
@@ -77,12 +81,14 @@ def policy_metadata(cfg: TrainConfig, env: ImitationEnv) -> dict:
         config=to_dict(cfg),
         obs_size=env.num_obs,
         obs_layout={k: list(v) for k, v in obs_layout(env.encoder is not None).items()},
-        num_actions=NUM_DOFS,
+        num_actions=env.num_actions,
         skills={int(k): v for k, v in SKILLS.items()},
         clips=[dict(name=n, skill_id=int(s)) for n, s in zip(lib.names, lib.skill_ids.tolist(), strict=True)],
     )
     if env.encoder is not None:  # play and eval rebuild the observation from the checkpoint alone
         meta["history_encoder"] = encoder_state(env.encoder)
+    if env.actions.finger_pose is not None:  # the held finger pose per skill, whatever clips play loads
+        meta["finger_pose"] = env.actions.finger_pose.cpu().clone()
     return meta
 
 
@@ -158,12 +164,14 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
     cfg = replace(cfg, run=run)
     run_dir = Path(cfg.runs_dir) / run
     last = run_dir / "nn" / "last.pth"
-    start_epoch, encoder = 0, None
+    start_epoch, encoder, finger_pose = 0, None, None
     if resume:
         state = load_checkpoint(last)
         start_epoch = int(state["epoch"])
-        if "history_encoder" in state.get("skillmimic", {}):  # keep the run's own encoder
-            encoder = encoder_from_state(state["skillmimic"]["history_encoder"], str(last))
+        meta = state.get("skillmimic", {})
+        if "history_encoder" in meta:  # keep the run's own encoder
+            encoder = encoder_from_state(meta["history_encoder"], str(last))
+        finger_pose = meta.get("finger_pose")
     elif last.exists():
         raise SkillMimicError(
             f"run {run!r} already has checkpoints in {run_dir}; pass --resume to continue it or choose another --run"
@@ -189,7 +197,7 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
         params["config"]["env_name"] = hlc.ENV_NAME
         agent = HLCAgent
     else:
-        env = build_env(cfg, encoder)
+        env = build_env(cfg, encoder, finger_pose)
         (run_dir / "config.yaml").write_text(to_yaml(cfg))
         print(
             f"run {run}: {env.lib.num_clips} clips ({env.lib.num_frames} frames), {cfg.num_envs} envs, "

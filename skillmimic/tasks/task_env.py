@@ -54,10 +54,17 @@ class TaskEnv:
             reference_ends_episode=False,
             termination_distance=0.0,
             fingertip_force_clip=llc.config.env.fingertip_force_clip,
+            fingers=llc.config.env.fingers,
         )
         sampler = ClipStartSampler(lib, torch.Generator().manual_seed(seed))
         self.env = ImitationEnv(
-            lib, sim, env_cfg, llc.config.reward, sampler=sampler, history_encoder=llc.history_encoder
+            lib,
+            sim,
+            env_cfg,
+            llc.config.reward,
+            sampler=sampler,
+            history_encoder=llc.history_encoder,
+            finger_pose=llc.finger_pose,
         )
         self.num_envs, self.device = self.env.num_envs, self.env.device
         self.skills = torch.tensor(task.SKILLS, device=self.device)

@@ -90,7 +90,13 @@ class Playback:
         env_cfg = replace(cfg.env, episode_length=self.total_steps, reference_ends_episode=False)
         start = FixedStartSampler(torch.tensor([clip], device=dev), torch.zeros(1, dtype=torch.long, device=dev))
         self.env = ImitationEnv(
-            self.lib, sim, env_cfg, cfg.reward, sampler=start, history_encoder=self.policy.history_encoder
+            self.lib,
+            sim,
+            env_cfg,
+            cfg.reward,
+            sampler=start,
+            history_encoder=self.policy.history_encoder,
+            finger_pose=self.policy.finger_pose,
         )
         self.env.set_skill(skill)
         self.obs = self.env.reset()

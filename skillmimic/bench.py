@@ -54,6 +54,19 @@ def _refuse_silent_eager(sim, graph: bool) -> None:
         )
 
 
+def _header(kind: str, sim, backend: str, device: str, envs: int, steps: int) -> dict:
+    """What every bench result starts with: what ran, where, how big, and whether as CUDA graphs."""
+    return dict(
+        kind=kind,
+        backend=backend,
+        device=str(device),
+        envs=envs,
+        steps=steps,
+        substeps=sim.substeps,
+        graph=bool(getattr(sim, "use_graphs", False)),
+    )
+
+
 def bench_sim(backend: str, device: str, envs: int, steps: int, warmup: int = 10, graph: bool = True) -> dict:
     """World control-steps per second of the raw physics step (PD targets -> substeps + forward)."""
     sim = make_simulator(backend, envs, device, cfg=SimConfig(graph=graph))
@@ -70,13 +83,7 @@ def bench_sim(backend: str, device: str, envs: int, steps: int, warmup: int = 10
     _sync(device)
     seconds = time.perf_counter() - t0
     return dict(
-        kind="sim",
-        backend=backend,
-        device=str(device),
-        envs=envs,
-        steps=steps,
-        substeps=sim.substeps,
-        graph=bool(getattr(sim, "use_graphs", False)),
+        **_header("sim", sim, backend, device, envs, steps),
         seconds=round(seconds, 4),
         world_steps_per_s=round(envs * steps / seconds, 1),
         physics_steps_per_s=round(envs * steps * sim.substeps / seconds, 1),
@@ -121,13 +128,7 @@ def bench_env(
     env.reset()
     full = timed(lambda: env.step(actions))
     return dict(
-        kind="env",
-        backend=backend,
-        device=str(device),
-        envs=envs,
-        steps=steps,
-        substeps=sim.substeps,
-        graph=bool(getattr(sim, "use_graphs", False)),
+        **_header("env", sim, backend, device, envs, steps),
         motion=motion,
         seconds=round(full, 4),
         world_steps_per_s=round(envs * steps / raw, 1),

@@ -45,6 +45,9 @@ class RewardConfig:
     contact_label: str = "geometry"
 
 
+FINGER_MODES = ("policy", "skill_pose")  # EnvConfig.fingers
+
+
 @dataclass
 class EnvConfig:
     episode_length: int = 60  # control steps per training episode at most
@@ -228,7 +231,7 @@ def _validate(c: TrainConfig) -> None:
         (c.ppo.lr_schedule in ("constant", "adaptive"), "ppo.lr_schedule", "constant or adaptive"),
         (c.ppo.kl_threshold > 0, "ppo.kl_threshold", "positive"),
         (c.ppo.mu_init in ("zero", "mean_pose"), "ppo.mu_init", "zero or mean_pose"),
-        (c.env.fingers in ("policy", "skill_pose"), "env.fingers", "policy or skill_pose"),
+        (c.env.fingers in FINGER_MODES, "env.fingers", " or ".join(FINGER_MODES)),
         (c.env.episode_length >= 1, "env.episode_length", "at least 1"),
         (c.sim.backend in ("auto", "mjwarp", "mujoco"), "sim.backend", "one of auto, mjwarp, mujoco"),
         (

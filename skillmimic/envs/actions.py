@@ -13,11 +13,10 @@ import math
 
 import torch
 
+from skillmimic.config import FINGER_MODES
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import BODY_DOFS, FINGER_DOFS, NUM_DOFS
 from skillmimic.skills import NUM_SKILL_SLOTS
-
-FINGER_MODES = ("policy", "skill_pose")
 
 
 def action_dofs(fingers: str) -> tuple[int, ...]:

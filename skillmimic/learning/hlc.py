@@ -11,17 +11,15 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import torch
 from gymnasium import spaces
-from rl_games.common import env_configurations, vecenv
-from rl_games.common.ivecenv import IVecEnv
 
 from skillmimic.config import TrainConfig, to_dict
 from skillmimic.errors import SkillMimicError
 from skillmimic.learning.checkpoint import FORMAT
 from skillmimic.learning.observer import EpochObserver
 from skillmimic.learning.policy import Policy
+from skillmimic.learning.vecenv import RLGamesVecEnv, register_wrapper
 from skillmimic.motion.library import MotionLibrary
 from skillmimic.sim.factory import make_simulator
 from skillmimic.skills import skill_name
@@ -97,37 +95,27 @@ def network_params(units: list[int]) -> dict:
     }
 
 
-class TaskVecEnv(IVecEnv):
-    def __init__(self, env: TaskEnv):
-        self.env = env
+class TaskVecEnv(RLGamesVecEnv):
+    """The task env for rl-games: one discrete action (the skill), the task's info, no sampler state."""
 
-    def step(self, actions: torch.Tensor):
-        obs, reward, done, info = self.env.step(actions)
-        return {"obs": obs}, reward, done.to(torch.uint8), {"time_outs": info["time_outs"], "task": info}
+    def action_space(self) -> spaces.Space:
+        return spaces.Discrete(self.env.num_actions)
 
-    def reset(self):
-        return {"obs": self.env.reset()}
+    def step_info(self, info: dict) -> dict:
+        return {"time_outs": info["time_outs"], "task": info}
 
-    def get_number_of_agents(self) -> int:
-        return 1
+    def get_env_state(self):
+        return None
 
-    def get_env_info(self) -> dict:
-        return {
-            "action_space": spaces.Discrete(self.env.num_actions),
-            "observation_space": spaces.Box(-np.inf, np.inf, (self.env.num_obs,), np.float32),
-            "agents": 1,
-            "value_size": 1,
-        }
+    def set_env_state(self, state) -> None:
+        pass
 
 
 ENV_NAME = "skillmimic_task"
 
 
 def register(env: TaskEnv) -> TaskVecEnv:
-    wrapper = TaskVecEnv(env)
-    vecenv.register("SKILLMIMIC_TASK", lambda config_name, num_actors, **kwargs: wrapper)
-    env_configurations.register(ENV_NAME, {"vecenv_type": "SKILLMIMIC_TASK", "env_creator": lambda **kwargs: env})
-    return wrapper
+    return register_wrapper(TaskVecEnv(env), ENV_NAME, "SKILLMIMIC_TASK")
 
 
 class TaskObserver(EpochObserver):

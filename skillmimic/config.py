@@ -61,11 +61,26 @@ class EnvConfig:
     # MimicKit, mjlab) all end episodes that drift off the reference: under a product reward, steps
     # after the reference has run away earn ~0 and only dilute the batch. 0 = off (upstream).
     termination_distance: float = 0.0
+    # m; > 0: an episode also ends (as a failure) when the ball, seen from the root, is farther than
+    # this from where the reference has it: once the ball is lost the contact and interaction-graph
+    # terms stay near 0, and so does the product reward. 0 = off (upstream).
+    ball_termination_distance: float = 0.0
     # policy: the policy drives all 156 hinges (upstream). skill_pose: the 90 finger hinges hold
     # the skill's mean finger pose over the training clips and the policy drives the other 66; the
     # fingers move little within a clip (mean within-clip std 0.05 rad vs 0.14 for the body over
     # BallPlay-M), and their exploration noise is noise in every gradient.
     fingers: str = "policy"
+
+    def rollout(self, steps: int) -> EnvConfig:
+        """Episodes of ``steps`` control steps that end by a fall only (eval, play): past the clip's
+        end and whatever the drift rules, which only speed up training."""
+        return replace(
+            self,
+            episode_length=steps,
+            reference_ends_episode=False,
+            termination_distance=0.0,
+            ball_termination_distance=0.0,
+        )
 
 
 @dataclass
@@ -228,6 +243,8 @@ def _validate(c: TrainConfig) -> None:
         (c.epochs >= 1, "epochs", "at least 1"),
         (c.minutes >= 0, "minutes", "0 (no time limit) or a positive number of minutes"),
         (c.env.termination_distance >= 0, "env.termination_distance", "0 (off) or a distance in metres"),
+        (c.env.ball_termination_distance >= 0, "env.ball_termination_distance", "0 (off) or a distance in metres"),
+        (c.scene.ball_touch_distance >= 0, "scene.ball_touch_distance", "0 (off) or a distance in metres"),
         (c.ppo.lr_schedule in ("constant", "adaptive"), "ppo.lr_schedule", "constant or adaptive"),
         (c.ppo.kl_threshold > 0, "ppo.kl_threshold", "positive"),
         (c.ppo.mu_init in ("zero", "mean_pose"), "ppo.mu_init", "zero or mean_pose"),

@@ -238,6 +238,10 @@ class SceneConfig:
     solver_iterations: int = 10
     solver_ls_iterations: int = 20
     self_collision: bool = True
+    # m; > 0: a body within this distance of the ball touches it (reward, contact labels). The
+    # ball geom gets this gap, so MuJoCo lists such near contacts without any force: the physics
+    # is unchanged, but a ball jiggling a millimetre off a palm no longer reads as lost.
+    ball_touch_distance: float = 0.0
 
 
 # A real basketball: 0.62 kg (size 7) instead of the upstream density-1000 sphere.
@@ -354,6 +358,7 @@ def _add_ball(spec: mujoco.MjSpec, cfg: SceneConfig, prefix: str = "", ghost: bo
         mass=cfg.ball_mass,
         condim=3,
         priority=1,
+        gap=cfg.ball_touch_distance,  # listed out to this distance, forces only on touching (MuJoCo >= 4)
         solref=cfg.ball_solref,
         friction=(cfg.ball_friction, 0.005, 0.0001),
         material="ghost" if ghost else "ball",

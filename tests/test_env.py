@@ -216,3 +216,21 @@ def test_drifting_off_the_reference_ends_the_episode(ballplay):
     env.reset()
     _, _, done, info = env.step(torch.zeros(4, env.num_actions))
     assert not done.any() and not info.drifted.any()
+
+
+def test_losing_the_ball_ends_the_episode(ballplay):
+    """env.ball_termination_distance: the ball's offset from the root, not its world position, counts."""
+    lib = MotionLibrary.load(ballplay / "layup")
+    frames, clips = torch.tensor([10, 20, 60, 70]), torch.zeros(4, dtype=torch.long)  # ball in the hands
+    for limit in (0.5, 0.0):
+        env = ImitationEnv(lib, make_simulator("mujoco", 4), EnvConfig(ball_termination_distance=limit))
+        env.reset()
+        env.clip[:], env.start[:], env.progress[:] = clips, frames, 0
+        state = SimState.from_motion(lib.get(clips, frames))
+        state.ball_pos[:2] += torch.tensor([0.8, 0.0, 0.0])  # worlds 0, 1: the ball 0.8 m off
+        state.root_pos[3] += torch.tensor([2.0, 1.0, 0.0])  # world 3: character and ball 2 m away
+        state.ball_pos[3] += torch.tensor([2.0, 1.0, 0.0])
+        env.sim.set_state(torch.arange(4), state)
+        _, _, done, info = env.step(lib.get(clips, frames + 1).dof_pos / math.pi)
+        assert info.drifted.tolist() == ([True, True, False, False] if limit else [False] * 4)
+        assert done.tolist() == info.drifted.tolist() and not info.fell.any()

@@ -7,10 +7,13 @@ import torch
 
 from skillmimic.cli import main
 from skillmimic.eval.criteria import SKILL_CRITERION, Trajectory, success
-from skillmimic.eval.evaluate import METRICS
+from skillmimic.eval.evaluate import METRICS, _Runner
+from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
+from skillmimic.learning.policy import load_policy
 from skillmimic.motion import MotionLibrary
 from skillmimic.skills import SKILLS
 from skillmimic.viewer.keys import skill_for_key
+from skillmimic.viewer.play import Playback
 
 
 def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
@@ -127,6 +130,32 @@ def test_play_video_has_the_expected_frames(trained, tmp_path, capsys):
     assert reader.count_frames() == 30 and reader.get_meta_data()["fps"] == 60
     frame = reader.get_data(10)
     assert frame.shape == (120, 160, 3) and frame.std() > 5
+
+
+def test_playback_ignores_the_training_drift_rules(trained, tmp_path):
+    """A policy trained with drift terminations plays on (like eval) until it falls."""
+    motion, ckpt = trained
+    state = load_checkpoint(ckpt)
+    state["skillmimic"]["config"]["env"].update(termination_distance=1e-4, ball_termination_distance=1e-4)
+    atomic_save(state, tmp_path / "drift.pth")
+    playback = Playback(str(tmp_path / "drift.pth"), str(motion), None, 1.0, ghost=False)
+    for _ in range(10):
+        playback.step()
+    assert int(playback.env.progress[0]) == 10 and playback.env.totals == dict(falls=0, diverged=0, timeouts=0)
+
+
+def test_eval_counts_touches_without_the_training_touch_distance(trained, tmp_path):
+    """NR stays comparable: eval scores hand-ball contact the plain way; playback keeps the policy's scene."""
+    motion, ckpt = trained
+    state = load_checkpoint(ckpt)
+    state["skillmimic"]["config"]["scene"]["ball_touch_distance"] = 0.005
+    atomic_save(state, tmp_path / "touch.pth")
+    policy, cfg = load_policy(str(tmp_path / "touch.pth"), "cpu", "mujoco")
+    lib = MotionLibrary.load(motion)
+    runner = _Runner(lib, policy, cfg, cfg.env.rollout(10), 10, 2)
+    assert cfg.scene.ball_touch_distance == 0.005 and runner.env.sim.scene.ball_touch_distance == 0.0
+    playback = Playback(str(tmp_path / "touch.pth"), str(motion), None, 0.1, ghost=False)
+    assert playback.env.sim.scene.ball_touch_distance == 0.005
 
 
 def test_play_dataset(trained, tmp_path, capsys):

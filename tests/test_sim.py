@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from skillmimic.cli import main
-from skillmimic.humanoid import BODY_NAMES, HAND_BODIES, body_index
+from skillmimic.humanoid import BODY_NAMES, HAND_BODIES, SceneConfig, body_index
 from skillmimic.motion import MotionLibrary
 from skillmimic.sim.base import SimConfig
 from skillmimic.sim.factory import make_simulator
@@ -145,6 +145,38 @@ def test_contact_readout_constructed_cases(backend):
     # body-anything: the fingers holding the ball and the feet on the floor count, the head does not
     assert c.body_any[0, c.ball_body[0]].all() and c.body_any[:, body_index("L_Toe")].all()
     assert not c.body_any[:, body_index("Head")].any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ball_touch_distance_counts_near_contacts_and_leaves_the_physics_alone(backend, layup):
+    """World 0: ball 3 mm above the right middle finger; 1: 3 mm above the floor; 2: 8 mm above it."""
+    n = 3
+    sims = {d: make_simulator(backend, n, scene=SceneConfig(ball_touch_distance=d)) for d in (0.0, 0.005)}
+    start = standing_state(n)
+    sims[0.0].set_state(torch.arange(n), start)
+    pos = sims[0.0].bodies().pos[0]
+    finger = 0.5 * (pos[body_index("R_Middle2")] + pos[body_index("R_Middle3")])
+    start.ball_pos = start.ball_pos.clone()
+    start.ball_pos[0] = finger + torch.tensor([0.0, 0.0, 0.12 + 0.0071 + 0.003])
+    start.ball_pos[1, 2] = 0.12 + 0.003
+    start.ball_pos[2, 2] = 0.12 + 0.008
+    for s in sims.values():
+        s.set_state(torch.arange(n), start)
+    near, plain = sims[0.005].contacts(), sims[0.0].contacts()
+    hand = [BODY_NAMES[i] for i in near.ball_body[0].nonzero().flatten()]
+    assert hand and all(h in HAND_BODIES and h.startswith("R_") for h in hand), hand
+    assert near.ball_floor.tolist() == [False, True, False]
+    assert not plain.ball_body.any() and not plain.ball_floor.any()
+    assert near.ball_body_force.sum() == 0  # listed, but no force: nothing touches yet
+    # the same clip frames (ball in hand) tracked for 20 steps: identical physics either way
+    frames, clips = torch.tensor([10, 70, 100]), torch.zeros(n, dtype=torch.long)
+    for s in sims.values():
+        s.set_state(torch.arange(n), SimState.from_motion(layup.get(clips, frames)))
+    for k in range(20):
+        for s in sims.values():
+            s.step(layup.get(clips, frames + k + 1).dof_pos)
+    a, b = sims[0.0].state(), sims[0.005].state()
+    assert torch.allclose(a.dof_pos, b.dof_pos, atol=1e-4) and torch.allclose(a.ball_pos, b.ball_pos, atol=1e-4)
 
 
 def test_overflow_is_detected_and_names_the_setting(layup):

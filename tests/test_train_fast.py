@@ -3,8 +3,11 @@
 import math
 import time
 
+import pytest
+
 from skillmimic.cli import main
 from skillmimic.config import load_config
+from skillmimic.errors import SkillMimicError
 from skillmimic.learning.checkpoint import load_checkpoint
 from skillmimic.motion import MotionLibrary
 
@@ -47,6 +50,10 @@ def test_minutes_stops_cleanly_saves_and_summarises(tmp_path, data_dir, capsys):
 def test_fast_preset_loads_and_mean_pose_initialises_the_action_bias(tmp_path, ballplay):
     cfg = load_config(["train/fast.yaml"])
     assert cfg.ppo.mu_init == "mean_pose" and cfg.env.termination_distance > 0 and cfg.env.fingers == "skill_pose"
+    assert cfg.env.ball_termination_distance > 0 and cfg.scene.ball_touch_distance > 0
+    for key in ("env.ball_termination_distance", "scene.ball_touch_distance"):
+        with pytest.raises(SkillMimicError, match=key):
+            load_config([], [f"{key}=-0.1"])
     # learning rate 0: after one epoch the bias is still exactly what the initialisation wrote
     assert (
         main(

@@ -19,7 +19,15 @@ from skillmimic.config import EnvConfig, RewardConfig
 from skillmimic.envs import observations as obs_fn
 from skillmimic.envs.actions import ActionMap
 from skillmimic.envs.history import HistoryStream, frame_state, history_windows
-from skillmimic.envs.rewards import TERMS, HOIState, clip_mean_substitute, hoi_state, imitation_reward, node_distance
+from skillmimic.envs.rewards import (
+    TERMS,
+    HOIState,
+    ball_offset_error,
+    clip_mean_substitute,
+    hoi_state,
+    imitation_reward,
+    node_distance,
+)
 from skillmimic.envs.sampling import START_KINDS, UniformStartSampler
 from skillmimic.humanoid import HAND_BODIES, NO_CONTACT_BODIES, body_index
 from skillmimic.motion.library import MotionLibrary, MotionState
@@ -51,7 +59,7 @@ class StepInfo:
 
     time_outs: torch.Tensor  # [N] episode ended by length, not by failure (bootstrap the value)
     fell: torch.Tensor  # [N] pelvis below the termination height
-    drifted: torch.Tensor  # [N] reward nodes farther than env.termination_distance from the reference
+    drifted: torch.Tensor  # [N] reward nodes (or the ball) farther than env.(ball_)termination_distance
     diverged: torch.Tensor  # [N] non-finite or runaway state, reset
     ball_touch: torch.Tensor  # [N] some body touches the ball (post-step, before resets)
     state: SimState  # post-step state of every world, before resets
@@ -233,8 +241,10 @@ class ImitationEnv:
             reward = clip_mean_substitute(reward, self.clip, substitute, self.lib.num_clips)
         drifted = torch.zeros_like(fell)
         if self.cfg.termination_distance > 0:
-            drifted = (node_distance(sim_hoi, ref_hoi) > self.cfg.termination_distance) & ~fell & ~diverged
-            drifted = drifted & ~buffering
+            drifted = node_distance(sim_hoi, ref_hoi) > self.cfg.termination_distance
+        if self.cfg.ball_termination_distance > 0:
+            drifted = drifted | (ball_offset_error(sim_hoi, ref_hoi) > self.cfg.ball_termination_distance)
+        drifted = drifted & ~fell & ~diverged & ~buffering
         terminated = fell | drifted | diverged
         time_out = (self.progress >= self.ep_len) & ~terminated
         reward = torch.where(diverged, torch.zeros_like(reward), reward)

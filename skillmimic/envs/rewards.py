@@ -64,6 +64,12 @@ def node_distance(sim: HOIState, ref: HOIState) -> torch.Tensor:
     return (3.0 * position_error(sim, ref)).sqrt()
 
 
+def ball_offset_error(sim: HOIState, ref: HOIState) -> torch.Tensor:
+    """Distance (m) between the ball's offset from the root and the reference's: whether the ball is
+    where it belongs relative to the body, wherever the body stands."""
+    return ((sim.ball_pos - sim.nodes[:, 0]) - (ref.ball_pos - ref.nodes[:, 0])).norm(dim=1)
+
+
 def ball_position_error(sim: HOIState, ref: HOIState) -> torch.Tensor:
     return ((ref.ball_pos - sim.ball_pos) ** 2).mean(dim=1)
 

@@ -16,7 +16,8 @@ Modes (SkillMimic-V2's metrics; ``--mode all`` runs the three):
 frames drawn (seeded) from the valid frames of the cell's clips; otherwise ``episodes`` per clip.
 A fall (pelvis below the termination height) ends an episode and fails it. Reported: success
 rate under the skill's criterion (``criteria.py``), normalised accumulated reward (mean imitation
-reward over the steps that have a reference frame), mean episode length and fall rate.
+reward over the steps that have a reference frame, hand-ball touches counted without the
+training's ``scene.ball_touch_distance``), mean episode length and fall rate.
 """
 
 from __future__ import annotations
@@ -65,8 +66,7 @@ def evaluate(
     dev = cfg.sim.device
     lib = MotionLibrary.load(motion, dev, cfg.skill, cfg.retarget_ball)
     policy.check_motion(lib)
-    # Episodes end by a fall only: success is the skill criterion's call, not training's drift rule.
-    env_cfg = replace(cfg.env, episode_length=steps, reference_ends_episode=False, termination_distance=0.0)
+    env_cfg = cfg.env.rollout(steps)  # success is the skill criterion's call, not the drift rules
     runner = _Runner(lib, policy, cfg, env_cfg, steps, num_envs)
     gen = torch.Generator().manual_seed(seed)
     rep = dict(
@@ -100,7 +100,10 @@ class _Runner:
     def __init__(self, lib, policy, cfg: TrainConfig, env_cfg, steps: int, num_envs: int):
         self.lib, self.policy, self.steps = lib, policy, steps
         self.batch = num_envs
-        sim = make_simulator(cfg.sim.backend, num_envs, lib.device, cfg.scene, cfg.sim_config())
+        # NR counts a hand-ball touch the plain way (contact force or depth) whatever the policy trained
+        # with: a touch distance changes no physics, only what the reward counts, and NR must compare
+        scene = replace(cfg.scene, ball_touch_distance=0.0)
+        sim = make_simulator(cfg.sim.backend, num_envs, lib.device, scene, cfg.sim_config())
         self.env = ImitationEnv(
             lib, sim, env_cfg, cfg.reward, history_encoder=policy.history_encoder, finger_pose=policy.finger_pose
         )

@@ -12,6 +12,7 @@ Contacts are summarised per world from MuJoCo's contact list. A contact counts a
 its normal force (the sum of its pyramid edges) exceeds a threshold or when it penetrates
 deeper than a small depth: the second catches contacts that are geometrically closed but carry
 no force at that instant (e.g. a hand moving away from the ball, or a posed reference frame).
+With ``SceneConfig.ball_touch_distance`` a ball contact also counts while the gap is below it.
 """
 
 from __future__ import annotations
@@ -140,8 +141,11 @@ class Simulator(ABC):
         return BodyState(pos=xpos[:, b], rot=xquat[:, b], **_point_velocity(xpos, cvel, com, self._root_of, b))
 
     def contacts(self, threshold: float = 0.1, depth: float = 0.001) -> Contacts:
-        """Touches: normal force above ``threshold`` (N) or penetration deeper than ``depth`` (m)."""
-        return summarize_contacts(self._contact_list(), self.num_worlds, threshold, depth)
+        """Touches: normal force above ``threshold`` (N) or penetration deeper than ``depth`` (m); a
+        ball contact also within ``scene.ball_touch_distance`` of touching."""
+        return summarize_contacts(
+            self._contact_list(), self.num_worlds, threshold, depth, self.scene.ball_touch_distance
+        )
 
     def diverged(self) -> torch.Tensor:
         """[N] bool: non-finite or runaway state, or a backend failure; such worlds must be reset."""
@@ -176,14 +180,17 @@ def normal_forces(efc_force: torch.Tensor, world: torch.Tensor, adr: torch.Tenso
     return (f * take).sum(dim=1)
 
 
-def summarize_contacts(c: ContactList, num_worlds: int, threshold: float, depth: float) -> Contacts:
+def summarize_contacts(
+    c: ContactList, num_worlds: int, threshold: float, depth: float, touch_distance: float = 0.0
+) -> Contacts:
     w = c.world.clamp(0, num_worlds - 1)
     b1 = c.body1.clamp(0, _SLOTS - 1)
     b2 = c.body2.clamp(0, _SLOTS - 1)
     zero = torch.zeros_like(c.normal_force)
     force = torch.where(c.valid, c.normal_force, zero)
-    touch = (c.valid & ((c.normal_force > threshold) | (c.dist < -depth))).to(force.dtype)
     with_ball = (b1 == BALL_BODY) | (b2 == BALL_BODY)
+    near_ball = with_ball & (c.dist < touch_distance) if touch_distance > 0 else torch.zeros_like(with_ball)
+    touch = (c.valid & ((c.normal_force > threshold) | (c.dist < -depth) | near_ball)).to(force.dtype)
     other = torch.where(b1 == BALL_BODY, b2, b1)
     not_self = b1 != b2  # a self-contact adds once to its body, not twice
     ball_force, ball_touch = torch.where(with_ball, force, zero), torch.where(with_ball, touch, zero)

@@ -18,7 +18,6 @@ import os
 import sys
 import threading
 import time
-from dataclasses import replace
 
 import mujoco
 import numpy as np
@@ -87,7 +86,7 @@ class Playback:
         sim = make_simulator(cfg.sim.backend, 1, dev, cfg.scene, cfg.sim_config())
         self.control_dt = sim.control_dt
         self.total_steps = max(1, round(seconds / self.control_dt)) if seconds is not None else 10**9
-        env_cfg = replace(cfg.env, episode_length=self.total_steps, reference_ends_episode=False)
+        env_cfg = cfg.env.rollout(self.total_steps)
         start = FixedStartSampler(torch.tensor([clip], device=dev), torch.zeros(1, dtype=torch.long, device=dev))
         self.env = ImitationEnv(
             self.lib,

@@ -12,11 +12,10 @@ below 0.25 m) or after ``episode_length`` control steps, and get new goals when 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
-from skillmimic.config import EnvConfig
 from skillmimic.envs.imitation import ImitationEnv, StepInfo
 from skillmimic.envs.observations import OBS_LAYOUT
 from skillmimic.envs.sampling import Starts, UniformStartSampler
@@ -48,14 +47,10 @@ class ClipStartSampler(UniformStartSampler):
 class TaskEnv:
     def __init__(self, task, llc: Policy, lib: MotionLibrary, sim: Simulator, cfg: TaskEnvConfig, seed: int = 0):
         self.task, self.llc, self.cfg = task, llc, cfg
-        env_cfg = EnvConfig(
-            episode_length=cfg.episode_length,
-            termination_height=cfg.termination_height,
-            reference_ends_episode=False,
-            termination_distance=0.0,
-            fingertip_force_clip=llc.config.env.fingertip_force_clip,
-            fingers=llc.config.env.fingers,
-        )
+        # the skill policy's own env settings (observation, fingers), run like eval, but the task's
+        # episode length and fall height; a fall always ends a task episode
+        run = llc.config.env.rollout(cfg.episode_length)
+        env_cfg = replace(run, termination_height=cfg.termination_height, early_termination=True)
         sampler = ClipStartSampler(lib, torch.Generator().manual_seed(seed))
         self.env = ImitationEnv(
             lib,

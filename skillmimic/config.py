@@ -197,8 +197,8 @@ class TrainConfig:
         return SimConfig(substeps=s.substeps, nconmax=s.nconmax, njmax=s.njmax, threads=s.threads, graph=s.graph)
 
 
-def _error(e: OmegaConfBaseException, where: str) -> SkillMimicError:
-    key = getattr(e, "full_key", None)
+def _error(e: OmegaConfBaseException, where: str, key: str | None = None) -> SkillMimicError:
+    key = getattr(e, "full_key", None) or key  # some errors (a tuple of the wrong length) carry no key
     msg = str(e).strip().splitlines()[0]
     return SkillMimicError(f"{where}: bad config key {key!r}: {msg}" if key else f"{where}: {msg}")
 
@@ -228,10 +228,10 @@ def load_config(files: list[str | Path] = (), overrides: list[str] = (), base: d
     for o in overrides:
         if "=" not in o:
             raise SkillMimicError(f"override {o!r}: expected key=value, e.g. ppo.learning_rate=1e-4")
-    try:
-        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
-    except OmegaConfBaseException as e:
-        raise _error(e, "command line") from None
+        try:  # one at a time, so an error names its key
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([o]))
+        except OmegaConfBaseException as e:
+            raise _error(e, "command line", o.split("=", 1)[0]) from None
     out: TrainConfig = OmegaConf.to_object(cfg)
     _validate(out)
     return out
@@ -258,6 +258,13 @@ def _validate(c: TrainConfig) -> None:
         ),
         (c.sim.substeps >= 1, "sim.substeps", "at least 1"),
         (c.reward.contact_label in ("geometry", "data"), "reward.contact_label", "geometry or data"),
+        (
+            c.scene.ball_body_solref is None
+            or all(v > 0 for v in c.scene.ball_body_solref)
+            or all(v < 0 for v in c.scene.ball_body_solref),
+            "scene.ball_body_solref",
+            "null or a MuJoCo solref: [timeconst, dampratio] or [-stiffness, -damping]",
+        ),
         (c.ppo.horizon_length >= 1 and c.ppo.num_minibatches >= 1, "ppo.horizon_length/num_minibatches", "positive"),
         (
             (c.num_envs * c.ppo.horizon_length) % c.ppo.num_minibatches == 0,

@@ -242,6 +242,10 @@ class SceneConfig:
     # ball geom gets this gap, so MuJoCo lists such near contacts without any force: the physics
     # is unchanged, but a ball jiggling a millimetre off a palm no longer reads as lost.
     ball_touch_distance: float = 0.0
+    # MuJoCo solref of the ball's contacts with the humanoid; None: ``ball_solref``, so the ball
+    # bounces off a hand as off the floor (restitution ~0.81). (-8000, -180) is critically damped
+    # at the same stiffness: a hand takes the ball without a rebound, the floor keeps its bounce.
+    ball_body_solref: tuple[float, float] | None = None
 
 
 # A real basketball: 0.62 kg (size 7) instead of the upstream density-1000 sphere.
@@ -300,7 +304,25 @@ def build_spec(cfg: SceneConfig = SceneConfig()) -> mujoco.MjSpec:
             act.forcerange = (-cfg.effort_limit, cfg.effort_limit)
     if cfg.self_collision:
         _exclude_close_pairs(spec)
+    if cfg.ball_body_solref is not None:
+        _ball_body_pairs(spec, cfg)
     return spec
+
+
+def _ball_body_pairs(spec: mujoco.MjSpec, cfg: SceneConfig) -> None:
+    """Ball-humanoid contacts with their own solref: an explicit pair per body geom replaces the
+    contact MuJoCo would derive from the geoms (excluded), everything else stays as the ball geom says."""
+    mu = cfg.ball_friction
+    for b in BODIES:
+        spec.add_exclude(bodyname1="ball", bodyname2=b.name)
+        spec.add_pair(
+            geomname1="ball_geom",
+            geomname2=f"{b.name}_geom",
+            condim=3,
+            friction=(mu, mu, 0.005, 0.0001, 0.0001),
+            solref=cfg.ball_body_solref,
+            gap=cfg.ball_touch_distance,
+        )
 
 
 def _exclude_close_pairs(spec: mujoco.MjSpec) -> None:

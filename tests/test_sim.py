@@ -4,13 +4,14 @@ import pytest
 import torch
 
 from skillmimic.cli import main
-from skillmimic.humanoid import BODY_NAMES, HAND_BODIES, SceneConfig, body_index
+from skillmimic.humanoid import BODIES, BODY_NAMES, HAND_BODIES, SceneConfig, body_index
 from skillmimic.motion import MotionLibrary
 from skillmimic.sim.base import SimConfig
 from skillmimic.sim.factory import make_simulator
 from skillmimic.sim.state import SimState, standing_state
 
 BACKENDS = ("mujoco", "mjwarp")
+DAMPED = (-8000.0, -180.0)  # train/fast.yaml's scene.ball_body_solref
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +148,16 @@ def test_contact_readout_constructed_cases(backend):
     assert not c.body_any[:, body_index("Head")].any()
 
 
+@pytest.mark.parametrize("body_solref", [None, DAMPED])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_ball_touch_distance_counts_near_contacts_and_leaves_the_physics_alone(backend, layup):
-    """World 0: ball 3 mm above the right middle finger; 1: 3 mm above the floor; 2: 8 mm above it."""
+def test_ball_touch_distance_counts_near_contacts_and_leaves_the_physics_alone(backend, body_solref, layup):
+    """World 0: ball 3 mm above the right middle finger; 1: 3 mm above the floor; 2: 8 mm above it.
+    With ``ball_body_solref`` the hand contacts come from explicit pairs, which carry the gap too."""
     n = 3
-    sims = {d: make_simulator(backend, n, scene=SceneConfig(ball_touch_distance=d)) for d in (0.0, 0.005)}
+    sims = {
+        d: make_simulator(backend, n, scene=SceneConfig(ball_touch_distance=d, ball_body_solref=body_solref))
+        for d in (0.0, 0.005)
+    }
     start = standing_state(n)
     sims[0.0].set_state(torch.arange(n), start)
     pos = sims[0.0].bodies().pos[0]
@@ -177,6 +183,33 @@ def test_ball_touch_distance_counts_near_contacts_and_leaves_the_physics_alone(b
             s.step(layup.get(clips, frames + k + 1).dof_pos)
     a, b = sims[0.0].state(), sims[0.005].state()
     assert torch.allclose(a.dof_pos, b.dof_pos, atol=1e-4) and torch.allclose(a.ball_pos, b.ball_pos, atol=1e-4)
+
+
+def test_damped_ball_body_contacts_take_the_rebound_out_of_the_body_only():
+    """A ball dropped 0.3 m onto the head (world 0) and onto the floor (world 1): with
+    ``ball_body_solref`` the head's rebound drops, the floor's bounce is unchanged, on both backends."""
+    up = {}
+    for backend in BACKENDS:
+        for solref in (None, DAMPED):
+            sim = make_simulator(backend, 2, scene=SceneConfig(ball_body_solref=solref))
+            start = standing_state(2)
+            sim.set_state(torch.arange(2), start)
+            head = sim.bodies().pos[0, body_index("Head")]
+            start.ball_pos = start.ball_pos.clone()
+            start.ball_pos[0] = head + torch.tensor([0.0, 0.0, BODIES[body_index("Head")].geom.size[0] + 0.42])
+            start.ball_pos[1] = torch.tensor([2.0, 0.0, 0.42])
+            sim.set_state(torch.arange(2), start)
+            fastest = torch.zeros(2)
+            for _ in range(30):
+                sim.step(torch.zeros(2, 156))
+                fastest = torch.maximum(fastest, sim.state().ball_vel[:, 2])
+            up[backend, solref] = fastest
+    for backend in BACKENDS:
+        plain, damped = up[backend, None], up[backend, DAMPED]
+        print(f"\n{backend}: rebound off the head {plain[0]:.2f} -> {damped[0]:.2f} m/s, floor {plain[1]:.2f}")
+        assert plain[0] > 1.2 and damped[0] < 0.5 * plain[0]
+        assert plain[1] > 1.8 and torch.isclose(plain[1], damped[1], atol=1e-4)
+    assert all(torch.allclose(up["mujoco", k], up["mjwarp", k], atol=1e-3) for k in (None, DAMPED))
 
 
 def test_overflow_is_detected_and_names_the_setting(layup):

@@ -51,9 +51,13 @@ def test_fast_preset_loads_and_mean_pose_initialises_the_action_bias(tmp_path, b
     cfg = load_config(["train/fast.yaml"])
     assert cfg.ppo.mu_init == "mean_pose" and cfg.env.termination_distance > 0 and cfg.env.fingers == "skill_pose"
     assert cfg.env.ball_termination_distance > 0 and cfg.scene.ball_touch_distance > 0
+    assert cfg.scene.ball_body_solref == (-8000.0, -180.0) and load_config([]).scene.ball_body_solref is None
     for key in ("env.ball_termination_distance", "scene.ball_touch_distance"):
         with pytest.raises(SkillMimicError, match=key):
             load_config([], [f"{key}=-0.1"])
+    for bad in ("[-8000]", "[0.02,-1.0]"):  # a tuple of the wrong length carries no key in OmegaConf's error
+        with pytest.raises(SkillMimicError, match="scene.ball_body_solref"):
+            load_config([], [f"scene.ball_body_solref={bad}"])
     # learning rate 0: after one epoch the bias is still exactly what the initialisation wrote
     assert (
         main(

@@ -220,6 +220,7 @@ NO_CONTACT_BODIES = (
 )
 
 BALL_RADIUS = 0.12
+BALL_SPIN_ROLL_FRICTION = (0.005, 0.0001)  # the ball's torsional and rolling friction, wherever it touches
 
 
 @dataclass(frozen=True)
@@ -312,14 +313,14 @@ def build_spec(cfg: SceneConfig = SceneConfig()) -> mujoco.MjSpec:
 def _ball_body_pairs(spec: mujoco.MjSpec, cfg: SceneConfig) -> None:
     """Ball-humanoid contacts with their own solref: an explicit pair per body geom replaces the
     contact MuJoCo would derive from the geoms (excluded), everything else stays as the ball geom says."""
-    mu = cfg.ball_friction
+    spin, roll = BALL_SPIN_ROLL_FRICTION
     for b in BODIES:
         spec.add_exclude(bodyname1="ball", bodyname2=b.name)
         spec.add_pair(
             geomname1="ball_geom",
             geomname2=f"{b.name}_geom",
             condim=3,
-            friction=(mu, mu, 0.005, 0.0001, 0.0001),
+            friction=(cfg.ball_friction, cfg.ball_friction, spin, roll, roll),  # a pair lists both tangents
             solref=cfg.ball_body_solref,
             gap=cfg.ball_touch_distance,
         )
@@ -382,7 +383,7 @@ def _add_ball(spec: mujoco.MjSpec, cfg: SceneConfig, prefix: str = "", ghost: bo
         priority=1,
         gap=cfg.ball_touch_distance,  # listed out to this distance, forces only on touching (MuJoCo >= 4)
         solref=cfg.ball_solref,
-        friction=(cfg.ball_friction, 0.005, 0.0001),
+        friction=(cfg.ball_friction, *BALL_SPIN_ROLL_FRICTION),
         material="ghost" if ghost else "ball",
         contype=0 if ghost else 1,
         conaffinity=0 if ghost else 1,

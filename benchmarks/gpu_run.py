@@ -7,6 +7,11 @@ full env at 4096 -> a time-boxed training run on one clip with the fast preset -
 numbers, status and seconds), ``log.txt``, the tensorboard events, the exported policy and its
 eval JSON. The training run gets whatever the budget leaves after the benchmarks, less the eval.
 
+``--skip-bench`` leaves out the benchmarks (measured twice on an H200, benchmarks/README.md) so the
+whole budget trains; ``--resume`` continues the previous command's run (its checkpoint stays in
+``--work``, which a GPU machine keeps between two commands issued within 30 s), so a session's
+second command adds training time instead of starting over.
+
 ``--device cpu --tiny`` is the dry run (small sizes, seconds per stage) that a test runs, so the
 GPU command does not die on a typo. See benchmarks/README.md for how the GPU session calls it.
 """
@@ -121,6 +126,13 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=460.0, help="seconds for everything (default 460)")
     p.add_argument("--motion", default="ballplay-m/layup")
     p.add_argument("--eval-reserve", type=float, default=70.0, help="seconds kept for export + eval after training")
+    p.add_argument("--skip-bench", action="store_true", help="no benchmarks: the whole budget trains")
+    p.add_argument("--resume", action="store_true", help="continue the training run left in --work")
+    p.add_argument(
+        "--work",
+        default=str(Path(tempfile.gettempdir()) / "skillmimic-gpu"),
+        help="scratch folder; the training run stays here for --resume (default: <tmp>/skillmimic-gpu)",
+    )
     a = p.parse_args()
     z = SIZES["tiny" if a.tiny else "full"]
     out = Path(a.out)
@@ -129,15 +141,26 @@ def main() -> None:
     st = Stages(out, budget)
     sm = [sys.executable, "-m", "skillmimic"]
     gpu = gpu_name(a.device)
-    st.results.update(device=a.device, gpu=gpu, sizes="tiny" if a.tiny else "full", budget_s=None if a.tiny else budget)
+    st.results.update(
+        device=a.device,
+        gpu=gpu,
+        sizes="tiny" if a.tiny else "full",
+        budget_s=None if a.tiny else budget,
+        resumed=a.resume,
+    )
     st.say(f"GPU: {gpu}")
-    work = Path(tempfile.mkdtemp(prefix="skillmimic-gpu-"))  # $OUT takes at most 8 files: the rest stays here
+    work = Path(a.work)  # $OUT takes at most 8 files: the rest stays here
     bench_dir = work / "bench"
-    bench_dir.mkdir()
+    shutil.rmtree(bench_dir, ignore_errors=True)
+    bench_dir.mkdir(parents=True)
+    runs = work / "runs"
+    run = "gpu_layup"
+    if not a.resume:
+        shutil.rmtree(runs / run, ignore_errors=True)  # a fresh command starts a fresh run
 
     # 1. Raw physics, one process per launch mode (an eager hang cannot cost the graph numbers). The
     # first run compiles the kernels: print each module's load time.
-    for graph in (True, False):
+    for graph in () if a.skip_bench else (True, False):
         tag = f"sim-{'graph' if graph else 'eager'}"
         cmd = [
             *sm,
@@ -165,7 +188,7 @@ def main() -> None:
             st.results[tag] = json.loads((bench_dir / f"{tag}.json").read_text())
     # 2. Full env next to raw physics.
     tag = f"env-{z['env_worlds']}"
-    if st.run(
+    if not a.skip_bench and st.run(
         tag,
         [
             *sm,
@@ -191,21 +214,15 @@ def main() -> None:
         st.results[tag] = json.loads((bench_dir / f"{tag}.json").read_text())
 
     # 3. Time-boxed training with the fast preset: what the budget leaves, less export + eval.
-    runs = work / "runs"
     minutes = 0.05 if a.tiny else max(0.5, (st.left() - a.eval_reserve - 30.0) / 60.0)  # 30 s: start-up, save
-    run = "gpu_layup"
     st.results["train_minutes"] = round(minutes, 2)
+    fresh = ["--config", "train/fast.yaml", "--motion", a.motion, "--num-envs", str(z["train_envs"])]
     st.run(
         "train",
         [
             *sm,
             "train",
-            "--config",
-            "train/fast.yaml",
-            "--motion",
-            a.motion,
-            "--num-envs",
-            str(z["train_envs"]),
+            *(["--resume"] if a.resume else fresh),
             "--device",
             a.device,
             "--backend",
@@ -215,13 +232,14 @@ def main() -> None:
             "--run",
             run,
             f"runs_dir={runs}",
-            *z["train_overrides"],
+            *([] if a.resume else z["train_overrides"]),
         ],
         timeout=60 * minutes + 90,
     )
     ckpt = runs / run / "nn" / "last.pth"
-    for f in (runs / run / "summaries").glob("events*"):
-        shutil.copy(f, out / "train.tfevents")
+    events = sorted((runs / run / "summaries").glob("events*"), key=lambda f: f.stat().st_mtime)
+    if events:  # a resumed run writes a second events file: this command's
+        shutil.copy(events[-1], out / "train.tfevents")
     train_log = [s for s in (out / "log.txt").read_text().splitlines() if s.startswith("epoch ")]
     st.results["train_epochs"] = train_log
 
@@ -256,7 +274,7 @@ def main() -> None:
             timeout=max(a.eval_reserve, 30),
         ):
             st.results["eval"] = json.loads(ev.read_text())["overall"]
-    shutil.rmtree(work, ignore_errors=True)  # the exported policy, events and gpu.json are what comes back
+    shutil.rmtree(bench_dir, ignore_errors=True)  # the run stays in --work for a --resume
     failed = [s["name"] for s in st.results["stages"] if s["status"] != "ok"]
     st.results["failed"] = failed
     st.save()

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from skillmimic.learning.checkpoint import load_checkpoint
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_gpu_script_dry_run(tmp_path):
-    out = tmp_path / "out"
+def _gpu_sh(tmp_path, out, *args):
+    cmd = ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--device", "cpu", "--tiny", "--out", str(out)]
+    cmd += ["--work", str(tmp_path / "work"), *args]
     p = subprocess.run(
-        ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--device", "cpu", "--tiny", "--out", str(out)],
+        cmd,
         capture_output=True,
         text=True,
         timeout=900,
@@ -24,7 +26,13 @@ def test_gpu_script_dry_run(tmp_path):
         env={**os.environ, "OUT": "", "PYTHON": sys.executable},
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    res = json.loads((out / "gpu.json").read_text())
+    return json.loads((out / "gpu.json").read_text())
+
+
+@pytest.mark.slow
+def test_gpu_script_dry_run(tmp_path):
+    out = tmp_path / "out"
+    res = _gpu_sh(tmp_path, out)
     assert res["failed"] == []
     names = [s["name"] for s in res["stages"]]
     assert names == ["sim-graph", "sim-eager", "env-8", "train", "export", "eval"]
@@ -37,3 +45,13 @@ def test_gpu_script_dry_run(tmp_path):
     files = sorted(f.name for f in out.rglob("*") if f.is_file())
     assert files == ["eval.json", "gpu.json", "layup.pth", "log.txt", "train.tfevents"]
     assert (out / "layup.pth").stat().st_size < 10 * 2**20
+
+    # A second command continues the same run without the benchmarks (a session's last minutes).
+    first = load_checkpoint(tmp_path / "work" / "runs" / "gpu_layup" / "nn" / "last.pth")["epoch"]
+    again = _gpu_sh(tmp_path, tmp_path / "out2", "--skip-bench", "--resume")
+    assert again["failed"] == [] and again["resumed"] is True
+    assert [s["name"] for s in again["stages"]] == ["train", "export", "eval"]
+    assert "--resume" in again["stages"][0]["command"]
+    last = load_checkpoint(tmp_path / "work" / "runs" / "gpu_layup" / "nn" / "last.pth")["epoch"]
+    assert last > first
+    assert sorted(f.name for f in (tmp_path / "out2").iterdir()) == files

@@ -133,7 +133,12 @@ def main() -> None:
         default=str(Path(tempfile.gettempdir()) / "skillmimic-gpu"),
         help="scratch folder; the training run stays here for --resume (default: <tmp>/skillmimic-gpu)",
     )
+    p.add_argument(
+        "overrides", nargs="*", help="key=value for the training run (a fresh one), e.g. ppo.num_minibatches=16"
+    )
     a = p.parse_args()
+    if a.resume and a.overrides:
+        p.error("--resume continues the run with its own config; overrides apply to a fresh run only")
     z = SIZES["tiny" if a.tiny else "full"]
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -232,7 +237,7 @@ def main() -> None:
             "--run",
             run,
             f"runs_dir={runs}",
-            *([] if a.resume else z["train_overrides"]),
+            *([] if a.resume else [*z["train_overrides"], *a.overrides]),
         ],
         timeout=60 * minutes + 90,
     )

@@ -32,10 +32,11 @@ def _gpu_sh(tmp_path, out, *args):
 @pytest.mark.slow
 def test_gpu_script_dry_run(tmp_path):
     out = tmp_path / "out"
-    res = _gpu_sh(tmp_path, out)
+    res = _gpu_sh(tmp_path, out, "ppo.mini_epochs=2")  # a training override passes through
     assert res["failed"] == []
     names = [s["name"] for s in res["stages"]]
     assert names == ["sim-graph", "sim-eager", "env-8", "train", "export", "eval"]
+    assert res["stages"][3]["command"].endswith("ppo.horizon_length=8 ppo.mini_epochs=2")
     assert [r["envs"] for r in res["sim-graph"]] == [8, 16] and all(
         r["world_steps_per_s"] > 0 for r in res["sim-graph"]
     )
@@ -47,6 +48,7 @@ def test_gpu_script_dry_run(tmp_path):
     assert (out / "layup.pth").stat().st_size < 10 * 2**20
 
     # A second command continues the same run without the benchmarks (a session's last minutes).
+    assert "mini_epochs: 2" in (tmp_path / "work" / "runs" / "gpu_layup" / "config.yaml").read_text()
     first = load_checkpoint(tmp_path / "work" / "runs" / "gpu_layup" / "nn" / "last.pth")["epoch"]
     again = _gpu_sh(tmp_path, tmp_path / "out2", "--skip-bench", "--resume")
     assert again["failed"] == [] and again["resumed"] is True

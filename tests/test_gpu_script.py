@@ -46,9 +46,9 @@ def test_gpu_script_dry_run(tmp_path):
     files = sorted(f.name for f in out.rglob("*") if f.is_file())
     assert files == ["eval.json", "gpu.json", "layup.pth", "log.txt", "train.tfevents"]
     assert (out / "layup.pth").stat().st_size < 10 * 2**20
+    assert "mini_epochs: 2" in (tmp_path / "work" / "runs" / "gpu_layup" / "config.yaml").read_text()
 
     # A second command continues the same run without the benchmarks (a session's last minutes).
-    assert "mini_epochs: 2" in (tmp_path / "work" / "runs" / "gpu_layup" / "config.yaml").read_text()
     first = load_checkpoint(tmp_path / "work" / "runs" / "gpu_layup" / "nn" / "last.pth")["epoch"]
     again = _gpu_sh(tmp_path, tmp_path / "out2", "--skip-bench", "--resume")
     assert again["failed"] == [] and again["resumed"] is True

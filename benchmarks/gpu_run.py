@@ -119,6 +119,64 @@ def gpu_name(device: str) -> str:
     return "none (CPU dry run)"
 
 
+def benchmarks(st: Stages, sm: list[str], a: argparse.Namespace, z: dict, bench_dir: Path) -> None:
+    """Raw physics with and without CUDA graphs, then the full env; numbers into ``st.results``."""
+    # 1. Raw physics, one process per launch mode (an eager hang cannot cost the graph numbers). The
+    # first run compiles the kernels: print each module's load time.
+    for graph in (True, False):
+        tag = f"sim-{'graph' if graph else 'eager'}"
+        cmd = [
+            *sm,
+            "bench",
+            "sim",
+            "--backend",
+            "mjwarp",
+            "--device",
+            a.device,
+            "--envs",
+            *map(str, z["worlds"]),
+            "--steps",
+            str(z["sim_steps"] if graph else z["eager_steps"]),
+            "--warmup",
+            "3",
+            "--json",
+            str(bench_dir / f"{tag}.json"),
+        ]
+        if st.run(
+            tag,
+            cmd + ([] if graph else ["--no-graph"]),
+            timeout=300 if graph else 120,
+            env={"SKILLMIMIC_WARP_VERBOSE": "1"} if graph else None,
+        ):
+            st.results[tag] = json.loads((bench_dir / f"{tag}.json").read_text())
+    # 2. Full env next to raw physics.
+    tag = f"env-{z['env_worlds']}"
+    if st.run(
+        tag,
+        [
+            *sm,
+            "bench",
+            "env",
+            "--backend",
+            "mjwarp",
+            "--device",
+            a.device,
+            "--envs",
+            str(z["env_worlds"]),
+            "--steps",
+            str(z["env_steps"]),
+            "--warmup",
+            "3",
+            "--motion",
+            a.motion,
+            "--json",
+            str(bench_dir / f"{tag}.json"),
+        ],
+        timeout=120,
+    ):
+        st.results[tag] = json.loads((bench_dir / f"{tag}.json").read_text())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cuda")
@@ -164,60 +222,8 @@ def main() -> None:
     if not a.resume:
         shutil.rmtree(runs / run, ignore_errors=True)  # a fresh command starts a fresh run
 
-    # 1. Raw physics, one process per launch mode (an eager hang cannot cost the graph numbers). The
-    # first run compiles the kernels: print each module's load time.
-    for graph in () if a.skip_bench else (True, False):
-        tag = f"sim-{'graph' if graph else 'eager'}"
-        cmd = [
-            *sm,
-            "bench",
-            "sim",
-            "--backend",
-            "mjwarp",
-            "--device",
-            a.device,
-            "--envs",
-            *map(str, z["worlds"]),
-            "--steps",
-            str(z["sim_steps"] if graph else z["eager_steps"]),
-            "--warmup",
-            "3",
-            "--json",
-            str(bench_dir / f"{tag}.json"),
-        ]
-        if st.run(
-            tag,
-            cmd + ([] if graph else ["--no-graph"]),
-            timeout=300 if graph else 120,
-            env={"SKILLMIMIC_WARP_VERBOSE": "1"} if graph else None,
-        ):
-            st.results[tag] = json.loads((bench_dir / f"{tag}.json").read_text())
-    # 2. Full env next to raw physics.
-    tag = f"env-{z['env_worlds']}"
-    if not a.skip_bench and st.run(
-        tag,
-        [
-            *sm,
-            "bench",
-            "env",
-            "--backend",
-            "mjwarp",
-            "--device",
-            a.device,
-            "--envs",
-            str(z["env_worlds"]),
-            "--steps",
-            str(z["env_steps"]),
-            "--warmup",
-            "3",
-            "--motion",
-            a.motion,
-            "--json",
-            str(bench_dir / f"{tag}.json"),
-        ],
-        timeout=120,
-    ):
-        st.results[tag] = json.loads((bench_dir / f"{tag}.json").read_text())
+    if not a.skip_bench:
+        benchmarks(st, sm, a, z, bench_dir)
 
     # 3. Time-boxed training with the fast preset: what the budget leaves, less export + eval.
     # Start-up and save take ~30 s; the first MuJoCo Warp process on a machine also compiles the CUDA

@@ -2,11 +2,12 @@
 
 For every few frames where the reference labels the ball as held, the humanoid is forced onto
 the reference (its joint positions and velocities are written before each physics step, so it
-acts like an infinitely strong, perfect tracker) and only the ball moves freely, from its
-reference state. Reported per clip: how many control steps the ball stays within 15 cm of its
-reference. A ball that falls away within a few steps even from a perfect body cannot be carried
-open-loop: the policy has to learn a closed-loop hold that the reference does not show
-(``benchmarks/README.md``: every BallPlay-M clip is such a clip).
+acts like a perfect tracker; within a physics step contacts can still push the light finger
+joints back) and only the ball moves freely, from its reference state. Reported per clip: how
+many control steps the ball stays within 15 cm of its reference. A ball that falls away within a
+few steps even from a perfect body cannot be carried open-loop: the policy has to learn a
+closed-loop hold that the reference does not show (``benchmarks/README.md``: every BallPlay-M
+clip is such a clip).
 
     python benchmarks/ball_replay.py ballplay-m --out benchmarks/results/ball-replay-ballplay-m.json
 """

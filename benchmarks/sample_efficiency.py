@@ -103,6 +103,7 @@ def main() -> None:
                         eval_success=o["success_rate"],
                         eval_ep_len=o["mean_episode_length"],
                         eval_fall_rate=o["fall_rate"],
+                        eval_ball_steps=o["ball_kept_steps"],
                         train_reward=float(last[2]),
                         train_ep_len=float(last[3]),
                         samples_per_s=float(last[1].replace(",", "")),

@@ -158,6 +158,19 @@ def test_eval_counts_touches_without_the_training_touch_distance(trained, tmp_pa
     assert playback.env.sim.scene.ball_touch_distance == 0.005
 
 
+def test_eval_scores_nr_with_the_default_reward_whatever_the_policy_trained_with(trained, tmp_path):
+    """NR compares across runs: a policy trained with other reward weights gets the same NR."""
+    from skillmimic.eval.evaluate import evaluate
+
+    motion, ckpt = trained
+    state = load_checkpoint(ckpt)
+    state["skillmimic"]["config"]["reward"].update(op=50.0, cg2=1.0, ig=0.0)
+    atomic_save(state, tmp_path / "weights.pth")
+    args = dict(motion=str(motion), episodes=2, steps=20, num_envs=4, device="cpu", backend="mujoco")
+    plain, reweighted = (evaluate(str(c), **args)["overall"] for c in (ckpt, tmp_path / "weights.pth"))
+    assert plain == reweighted and 0 < plain["normalized_reward"] < 1
+
+
 def test_play_dataset(trained, tmp_path, capsys):
     motion, _ = trained
     video = tmp_path / "ref.mp4"
@@ -269,3 +282,34 @@ def test_every_skill_has_a_criterion_and_keys_pick_known_skills():
     assert skill_for_key(87, {5, 9}) == 9  # W: the shot the policy knows, preferring 009
     assert skill_for_key(69, {11}) is None  # E (layup) unknown to this policy
     assert skill_for_key(0, {11}) is None
+
+
+def test_ball_kept_steps_count_until_the_ball_leaves_the_character(ballplay):
+    """A ball started 0.8 m off its place is lost from the first step; a held one is kept for a
+    while under open-loop reference targets, and lost before the episode ends (no hand carries it)."""
+    import math
+
+    from skillmimic.envs.imitation import ImitationEnv
+    from skillmimic.envs.sampling import FixedStartSampler, Starts
+    from skillmimic.eval.evaluate import BALL_LOST, _run
+    from skillmimic.sim.factory import make_simulator
+    from skillmimic.sim.state import SimState
+
+    lib = MotionLibrary.load(ballplay / "layup")
+    clips, frames = torch.zeros(4, dtype=torch.long), torch.tensor([10, 20, 60, 70])  # ball in the hand
+    state = SimState.from_motion(lib.get(clips, frames))
+    state.ball_pos[0] += torch.tensor([0.8, 0.0, 0.0])
+    env = ImitationEnv(lib, make_simulator("mujoco", 4), sampler=FixedStartSampler(Starts(clips, frames, state)))
+    env.cfg = env.cfg.rollout(60)
+
+    class ReferenceTargets:
+        """Open-loop PD targets: the next reference frame's joint angles."""
+
+        def act(self, obs):
+            return lib.get(env.clip, env.start + env.progress + 1).dof_pos / math.pi
+
+    out = _run(env, ReferenceTargets(), 60, torch.zeros(1, 3))
+    kept, length = out["ball_kept"], out["length"]
+    print(f"\nball kept {kept.tolist()} of {length.tolist()} steps (lost beyond {BALL_LOST} m)")
+    assert kept[0] == 0
+    assert (kept[1:] >= 3).all() and (kept[1:] < length[1:]).all()

@@ -62,6 +62,7 @@ class StepInfo:
     drifted: torch.Tensor  # [N] reward nodes (or the ball) farther than env.(ball_)termination_distance
     diverged: torch.Tensor  # [N] non-finite or runaway state, reset
     ball_touch: torch.Tensor  # [N] some body touches the ball (post-step, before resets)
+    ball_offset: torch.Tensor  # [N] m between the ball's offset from the root and the reference's
     state: SimState  # post-step state of every world, before resets
     reward: torch.Tensor  # mean reward of this step
     terms: dict[str, torch.Tensor]  # mean of each reward term
@@ -242,8 +243,9 @@ class ImitationEnv:
         drifted = torch.zeros_like(fell)
         if self.cfg.termination_distance > 0:
             drifted = node_distance(sim_hoi, ref_hoi) > self.cfg.termination_distance
+        ball_offset = ball_offset_error(sim_hoi, ref_hoi)
         if self.cfg.ball_termination_distance > 0:
-            drifted = drifted | (ball_offset_error(sim_hoi, ref_hoi) > self.cfg.ball_termination_distance)
+            drifted = drifted | (ball_offset > self.cfg.ball_termination_distance)
         drifted = drifted & ~fell & ~diverged & ~buffering
         terminated = fell | drifted | diverged
         time_out = (self.progress >= self.ep_len) & ~terminated
@@ -257,6 +259,7 @@ class ImitationEnv:
             drifted=drifted,
             diverged=diverged,
             ball_touch=snap.contacts.ball_body.any(dim=1),
+            ball_offset=ball_offset,
             state=snap.state,
             reward=reward.mean(),
             terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()},

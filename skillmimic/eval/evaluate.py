@@ -15,9 +15,13 @@ Modes (SkillMimic-V2's metrics; ``--mode all`` runs the three):
 ``trials`` sets the episodes per cell (per skill for sr / ensr, per skill pair for tsr), start
 frames drawn (seeded) from the valid frames of the cell's clips; otherwise ``episodes`` per clip.
 A fall (pelvis below the termination height) ends an episode and fails it. Reported: success
-rate under the skill's criterion (``criteria.py``), normalised accumulated reward (mean imitation
-reward over the steps that have a reference frame, hand-ball touches counted without the
-training's ``scene.ball_touch_distance``), mean episode length and fall rate.
+rate under the skill's criterion (``criteria.py``); normalised accumulated reward (mean imitation
+reward over the steps that have a reference frame), always scored with the default (upstream)
+reward and hand-ball touches counted without the training's ``scene.ball_touch_distance``, so NR
+compares across runs whatever reward a policy trained with; mean episode length; fall rate; and
+the steps the ball stayed with the character: from the start until the ball, seen from the root,
+is first more than ``BALL_LOST`` from where the reference has it (or the episode or its
+reference frames end). A skill with the ball fails there long before its criterion can say why.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 import torch
 
 from skillmimic import rotations as rot
-from skillmimic.config import TrainConfig
+from skillmimic.config import RewardConfig, TrainConfig
 from skillmimic.envs.imitation import ImitationEnv
 from skillmimic.envs.sampling import FixedStartSampler, Starts, UniformStartSampler
 from skillmimic.envs.transition_field import Retimer, noisy_starts, switch_starts
@@ -41,7 +45,8 @@ from skillmimic.sim.factory import make_simulator
 from skillmimic.sim.state import SimState
 from skillmimic.skills import skill_name
 
-METRICS = ("success_rate", "normalized_reward", "mean_episode_length", "fall_rate")
+METRICS = ("success_rate", "normalized_reward", "mean_episode_length", "fall_rate", "ball_kept_steps")
+BALL_LOST = 0.5  # m, as train/fast.yaml's env.ball_termination_distance
 MODES = ("sr", "ensr", "tsr")
 
 
@@ -100,12 +105,13 @@ class _Runner:
     def __init__(self, lib, policy, cfg: TrainConfig, env_cfg, steps: int, num_envs: int):
         self.lib, self.policy, self.steps = lib, policy, steps
         self.batch = num_envs
-        # NR counts a hand-ball touch the plain way (contact force or depth) whatever the policy trained
-        # with: a touch distance changes no physics, only what the reward counts, and NR must compare
+        # NR is the default reward, and counts a hand-ball touch the plain way (contact force or
+        # depth), whatever the policy trained with: reward weights and a touch distance change no
+        # physics, only what the reward counts, and NR must compare across runs
         scene = replace(cfg.scene, ball_touch_distance=0.0)
         sim = make_simulator(cfg.sim.backend, num_envs, lib.device, scene, cfg.sim_config())
         self.env = ImitationEnv(
-            lib, sim, env_cfg, cfg.reward, history_encoder=policy.history_encoder, finger_pose=policy.finger_pose
+            lib, sim, env_cfg, RewardConfig(), history_encoder=policy.history_encoder, finger_pose=policy.finger_pose
         )
         self.targets = _shot_targets(lib)
 
@@ -206,6 +212,8 @@ def _run(env: ImitationEnv, policy, steps: int, targets: torch.Tensor) -> dict:
     fell = torch.zeros_like(alive)
     length = torch.zeros(n, dtype=torch.long, device=env.device)
     reward_sum = torch.zeros(n, device=env.device)
+    holding = torch.ones_like(alive)
+    kept = torch.zeros_like(length)
     track = {k: [] for k in ("root_pos", "root_vel", "ball_pos", "ball_vel", "valid")}
     for t in range(1, steps + 1):
         obs, reward, done, info = env.step(policy.act(obs))
@@ -219,6 +227,8 @@ def _run(env: ImitationEnv, policy, steps: int, targets: torch.Tensor) -> dict:
         ):
             track[key].append(value.clone())
         reward_sum += torch.where(alive & (t <= remaining), reward, torch.zeros_like(reward))
+        holding &= alive & (t <= remaining) & (info.ball_offset <= BALL_LOST)
+        kept += holding.long()
         length += alive.long()
         fell |= alive & (info.fell | info.diverged)
         alive &= ~done
@@ -227,7 +237,7 @@ def _run(env: ImitationEnv, policy, steps: int, targets: torch.Tensor) -> dict:
     traj = Trajectory(**{k: torch.stack(v) for k, v in track.items()}, fell=fell, target=target)
     ok = success(traj, env.lib.skill_ids[clip])
     nr = reward_sum / torch.minimum(length, remaining.clamp_min(1)).clamp_min(1)
-    return dict(success=ok, normalized_reward=nr, length=length.float(), fell=fell)
+    return dict(success=ok, normalized_reward=nr, length=length.float(), fell=fell, ball_kept=kept.float())
 
 
 def _shot_targets(lib: MotionLibrary) -> torch.Tensor:
@@ -245,6 +255,7 @@ def _summary(mask: torch.Tensor, out: dict) -> dict:
         normalized_reward=round(out["normalized_reward"][mask].mean().item(), 4),
         mean_episode_length=round(out["length"][mask].mean().item(), 2),
         fall_rate=round(out["fell"][mask].float().mean().item(), 4),
+        ball_kept_steps=round(out["ball_kept"][mask].mean().item(), 2),
     )
 
 
@@ -274,18 +285,22 @@ def _report(lib, clips, out) -> dict:
 
 
 def _skill_table(title: str, part: dict) -> list[str]:
-    head = f"{'skill':<28} {'criterion':<9} {'clips':>5} {'eps':>4} {'success':>8} {'NR':>6} {'ep_len':>7} {'falls':>6}"
+    head = (
+        f"{'skill':<28} {'criterion':<9} {'clips':>5} {'eps':>4} {'success':>8} {'NR':>6} {'ep_len':>7} "
+        f"{'falls':>6} {'ball':>6}"
+    )
     lines = [title, head, "-" * len(head)]
     for sid, r in part["skills"].items():
         lines.append(
             f"{sid} {r['skill']:<24} {r['criterion']:<9} {r['clips']:>5} {r['episodes']:>4} "
             f"{100 * r['success_rate']:>7.1f}% {r['normalized_reward']:>6.3f} {r['mean_episode_length']:>7.1f} "
-            f"{100 * r['fall_rate']:>5.1f}%"
+            f"{100 * r['fall_rate']:>5.1f}% {r['ball_kept_steps']:>6.1f}"
         )
     o = part["overall"]
     lines.append(
         f"{'all':<28} {'':<9} {len(part['clips']):>5} {o['episodes']:>4} {100 * o['success_rate']:>7.1f}% "
-        f"{o['normalized_reward']:>6.3f} {o['mean_episode_length']:>7.1f} {100 * o['fall_rate']:>5.1f}%"
+        f"{o['normalized_reward']:>6.3f} {o['mean_episode_length']:>7.1f} {100 * o['fall_rate']:>5.1f}% "
+        f"{o['ball_kept_steps']:>6.1f}"
     )
     return lines
 

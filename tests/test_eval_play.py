@@ -289,6 +289,7 @@ def test_ball_kept_steps_count_until_the_ball_leaves_the_character(ballplay):
     while under open-loop reference targets, and lost before the episode ends (no hand carries it)."""
     import math
 
+    from skillmimic.config import EnvConfig
     from skillmimic.envs.imitation import ImitationEnv
     from skillmimic.envs.sampling import FixedStartSampler, Starts
     from skillmimic.eval.evaluate import BALL_LOST, _run
@@ -299,8 +300,8 @@ def test_ball_kept_steps_count_until_the_ball_leaves_the_character(ballplay):
     clips, frames = torch.zeros(4, dtype=torch.long), torch.tensor([10, 20, 60, 70])  # ball in the hand
     state = SimState.from_motion(lib.get(clips, frames))
     state.ball_pos[0] += torch.tensor([0.8, 0.0, 0.0])
-    env = ImitationEnv(lib, make_simulator("mujoco", 4), sampler=FixedStartSampler(Starts(clips, frames, state)))
-    env.cfg = env.cfg.rollout(60)
+    sampler = FixedStartSampler(Starts(clips, frames, state))
+    env = ImitationEnv(lib, make_simulator("mujoco", 4), EnvConfig().rollout(60), sampler=sampler)  # as eval runs
 
     class ReferenceTargets:
         """Open-loop PD targets: the next reference frame's joint angles."""

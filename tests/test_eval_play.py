@@ -48,6 +48,8 @@ def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
         assert 0.0 <= r["success_rate"] <= 1.0 and 0.0 <= r["fall_rate"] <= 1.0 and 1 <= r["mean_episode_length"] <= 40
     assert len(rep["clips"]) == 3 and all(set(METRICS) <= set(c) for c in rep["clips"])
     assert rep["overall"]["episodes"] == 6
+    # what re-running the eval needs; the batch size can change float rounding, so it is recorded too
+    assert (rep["episodes_per_clip"], rep["steps"], rep["num_envs"], rep["seed"]) == (2, 40, 4, 0)
 
 
 def test_eval_all_modes_reports_sr_ensr_tsr_and_nr(trained, tmp_path, capsys):

@@ -83,6 +83,7 @@ def evaluate(
         trials=trials,
         seed=seed,
         steps=steps,
+        num_envs=num_envs,
         backend=cfg.sim.backend,
         device=cfg.sim.device,
     )

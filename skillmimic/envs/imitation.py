@@ -62,6 +62,7 @@ class StepInfo:
     drifted: torch.Tensor  # [N] reward nodes (or the ball) farther than env.(ball_)termination_distance
     diverged: torch.Tensor  # [N] non-finite or runaway state, reset
     ball_touch: torch.Tensor  # [N] some body touches the ball (post-step, before resets)
+    hand_touch: torch.Tensor  # [N] a hand touches the ball (post-step, before resets)
     ball_offset: torch.Tensor  # [N] m between the ball's offset from the root and the reference's
     state: SimState  # post-step state of every world, before resets
     reward: torch.Tensor  # mean reward of this step
@@ -259,6 +260,7 @@ class ImitationEnv:
             drifted=drifted,
             diverged=diverged,
             ball_touch=snap.contacts.ball_body.any(dim=1),
+            hand_touch=contact_flags(snap.contacts)[0],
             ball_offset=ball_offset,
             state=snap.state,
             reward=reward.mean(),

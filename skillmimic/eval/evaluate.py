@@ -45,7 +45,14 @@ from skillmimic.sim.factory import make_simulator
 from skillmimic.sim.state import SimState
 from skillmimic.skills import skill_name
 
-METRICS = ("success_rate", "normalized_reward", "mean_episode_length", "fall_rate", "ball_kept_steps")
+METRICS = (
+    "success_rate",
+    "upstream_success_rate",  # the same episodes judged by upstream SkillMimic's rules (criteria.UPSTREAM)
+    "normalized_reward",
+    "mean_episode_length",
+    "fall_rate",
+    "ball_kept_steps",
+)
 BALL_LOST = 0.5  # m, as train/fast.yaml's env.ball_termination_distance
 MODES = ("sr", "ensr", "tsr")
 
@@ -215,7 +222,7 @@ def _run(env: ImitationEnv, policy, steps: int, targets: torch.Tensor) -> dict:
     reward_sum = torch.zeros(n, device=env.device)
     holding = torch.ones_like(alive)
     kept = torch.zeros_like(length)
-    track = {k: [] for k in ("root_pos", "root_vel", "ball_pos", "ball_vel", "valid")}
+    track = {k: [] for k in ("root_pos", "root_vel", "ball_pos", "ball_vel", "hand_touch", "valid")}
     for t in range(1, steps + 1):
         obs, reward, done, info = env.step(policy.act(obs))
         s = info.state
@@ -224,6 +231,7 @@ def _run(env: ImitationEnv, policy, steps: int, targets: torch.Tensor) -> dict:
             ("root_vel", s.root_vel),
             ("ball_pos", s.ball_pos),
             ("ball_vel", s.ball_vel),
+            ("hand_touch", info.hand_touch),
             ("valid", alive.clone()),
         ):
             track[key].append(value.clone())
@@ -237,8 +245,16 @@ def _run(env: ImitationEnv, policy, steps: int, targets: torch.Tensor) -> dict:
     target = rot.quat_rotate(rot.yaw_quat(env.anchor_yaw), targets[clip]) + env.anchor_shift
     traj = Trajectory(**{k: torch.stack(v) for k, v in track.items()}, fell=fell, target=target)
     ok = success(traj, env.lib.skill_ids[clip])
+    ok_upstream = success(traj, env.lib.skill_ids[clip], rules="upstream")
     nr = reward_sum / torch.minimum(length, remaining.clamp_min(1)).clamp_min(1)
-    return dict(success=ok, normalized_reward=nr, length=length.float(), fell=fell, ball_kept=kept.float())
+    return dict(
+        success=ok,
+        upstream_success=ok_upstream,
+        normalized_reward=nr,
+        length=length.float(),
+        fell=fell,
+        ball_kept=kept.float(),
+    )
 
 
 def _shot_targets(lib: MotionLibrary) -> torch.Tensor:
@@ -253,6 +269,7 @@ def _summary(mask: torch.Tensor, out: dict) -> dict:
     return dict(
         episodes=int(mask.sum()),
         success_rate=round(out["success"][mask].float().mean().item(), 4),
+        upstream_success_rate=round(out["upstream_success"][mask].float().mean().item(), 4),
         normalized_reward=round(out["normalized_reward"][mask].mean().item(), 4),
         mean_episode_length=round(out["length"][mask].mean().item(), 2),
         fall_rate=round(out["fell"][mask].float().mean().item(), 4),
@@ -287,19 +304,21 @@ def _report(lib, clips, out) -> dict:
 
 def _skill_table(title: str, part: dict) -> list[str]:
     head = (
-        f"{'skill':<28} {'criterion':<9} {'clips':>5} {'eps':>4} {'success':>8} {'NR':>6} {'ep_len':>7} "
+        f"{'skill':<28} {'criterion':<9} {'clips':>5} {'eps':>4} {'success':>8} {'upstrm':>7} {'NR':>6} {'ep_len':>7} "
         f"{'falls':>6} {'ball':>6}"
     )
     lines = [title, head, "-" * len(head)]
     for sid, r in part["skills"].items():
         lines.append(
             f"{sid} {r['skill']:<24} {r['criterion']:<9} {r['clips']:>5} {r['episodes']:>4} "
-            f"{100 * r['success_rate']:>7.1f}% {r['normalized_reward']:>6.3f} {r['mean_episode_length']:>7.1f} "
+            f"{100 * r['success_rate']:>7.1f}% {100 * r['upstream_success_rate']:>6.1f}% "
+            f"{r['normalized_reward']:>6.3f} {r['mean_episode_length']:>7.1f} "
             f"{100 * r['fall_rate']:>5.1f}% {r['ball_kept_steps']:>6.1f}"
         )
     o = part["overall"]
     lines.append(
         f"{'all':<28} {'':<9} {len(part['clips']):>5} {o['episodes']:>4} {100 * o['success_rate']:>7.1f}% "
+        f"{100 * o['upstream_success_rate']:>6.1f}% "
         f"{o['normalized_reward']:>6.3f} {o['mean_episode_length']:>7.1f} {100 * o['fall_rate']:>5.1f}% "
         f"{o['ball_kept_steps']:>6.1f}"
     )

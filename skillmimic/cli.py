@@ -148,7 +148,7 @@ def _train(a) -> None:
     }
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None] + list(a.overrides)
     configs = a.config or (["train/hlc.yaml"] if a.task and not a.resume else [])
-    run_dir = train(configs, overrides, run=a.run, resume=a.resume)
+    run_dir = train(configs, overrides, run=a.run, resume=a.resume, resume_from=a.resume_from)
     print(f"done: {run_dir}")
 
 
@@ -231,9 +231,10 @@ def _eval_task(a, controller: str = "scripted") -> None:
 def _export_policy(a) -> None:
     from skillmimic.learning.export import export_policy
 
-    r = export_policy(a.checkpoint, a.out, a.half)
+    r = export_policy(a.checkpoint, a.out, a.half, a.resumable)
+    kind = ", fp16, resumable" if r["resumable"] else ", fp16" if r["half"] else ""
     print(
-        f"wrote {r['path']} ({r['bytes'] / 1e6:.1f} MB{', fp16' if r['half'] else ''}; checkpoint "
+        f"wrote {r['path']} ({r['bytes'] / 1e6:.1f} MB{kind}; checkpoint "
         f"{r['source_bytes'] / 1e6:.1f} MB, epoch {r['epoch']}, {r['frame']} samples)"
     )
 
@@ -313,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--run", help="run name: outputs go to runs/<name>/ (default: motion name and time)")
     t.add_argument("--resume", action="store_true", help="continue --run from its last checkpoint")
+    t.add_argument(
+        "--resume-from",
+        metavar="FILE",
+        help="start the new --run from a compact resumable file (export-policy --resumable) or a training "
+        "checkpoint: its weights, normalisers, sampler state and config, with a fresh optimizer",
+    )
     t.add_argument("--seed", type=int)
     t.add_argument(
         "--config", action="append", help="YAML config file or shipped preset (repeatable), e.g. train/fast.yaml"
@@ -378,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--checkpoint", required=True, help="a training checkpoint (runs/<name>/nn/last.pth)")
     ex.add_argument("--out", required=True, help="the policy file to write, e.g. policies/NAME.pth")
     ex.add_argument("--half", action="store_true", help="store the network weights as fp16 (half the size)")
+    ex.add_argument(
+        "--resumable",
+        action="store_true",
+        help="the compact resumable file of a campaign (fp16; critic, normalisers and sampler state kept, "
+        "no optimizer state): train --resume-from FILE --run NAME continues from it",
+    )
     ex.set_defaults(func=_export_policy)
 
     xo = sub.add_parser(

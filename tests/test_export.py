@@ -173,6 +173,64 @@ def test_export_of_the_upstream_network_fits_in_10_mb(trained, tmp_path):
         f"fp16 {r16['bytes'] / 1e6:.1f} MB"
     )
     assert r["bytes"] <= 10e6 and r16["bytes"] <= 5e6 and r["bytes"] < big.stat().st_size / 3
+    res = export_policy(big, tmp_path / "big_resumable.pth", resumable=True)
+    print(f"compact resumable (actor + critic, fp16): {res['bytes'] / 1e6:.1f} MB")
+    assert res["bytes"] <= 10e6 and res["bytes"] < big.stat().st_size / 4
     obs = torch.randn(16, OBS_SIZE, generator=torch.Generator().manual_seed(1))
     a = Policy(big).act(obs)
     assert torch.equal(Policy(out).act(obs), a) and torch.allclose(Policy(half).act(obs), a, atol=1e-2)
+
+
+def test_compact_resumable_file_round_trips_and_a_new_run_continues_its_actor(trained, tmp_path, capsys):
+    motion, ckpt = trained
+    src = load_checkpoint(ckpt)
+    res = tmp_path / "campaign.pth"
+    assert main(["export-policy", "--checkpoint", str(ckpt), "--out", str(res), "--resumable"]) == 0
+    assert "resumable" in capsys.readouterr().out
+    state = load_checkpoint(res)
+    meta = state["skillmimic"]
+    assert meta["resumable"] and meta["exported"] and "optimizer" not in state
+    # every weight of actor and critic, in fp16; the normalisers exactly
+    assert set(state["model"]) == set(src["model"])
+    for key, value in state["model"].items():
+        if key.startswith(("running_mean_std.", "value_mean_std.")):
+            assert torch.equal(value, src["model"][key]), key
+        elif value.is_floating_point():
+            assert value.dtype == torch.float16 and torch.equal(value, src["model"][key].half()), key
+    assert state["env_state"]["sampler"]["rng"].equal(src["env_state"]["sampler"]["rng"])
+    assert (state["epoch"], state["frame"]) == (src["epoch"], src["frame"])
+    # it plays like any exported policy
+    obs = torch.randn(4, OBS_SIZE, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(Policy(res).act(obs), Policy(ckpt).act(obs), atol=1e-2)
+
+    # a new run from it: same config (but what is overridden), the counters go on, and with a zero
+    # learning rate the actor stays exactly the file's (fp16 values read back as float32)
+    runs = tmp_path / "runs"
+    argv = ["train", "--resume-from", str(res), "--run", "next", "--epochs", "1", f"runs_dir={runs}"]
+    assert main([*argv, "ppo.learning_rate=0"]) == 0
+    out = capsys.readouterr().out
+    assert "epochs 2..2" in out
+    new = load_checkpoint(runs / "next" / "nn" / "last.pth")
+    assert new["epoch"] == src["epoch"] + 1 and new["frame"] == 2 * src["frame"]
+    for key, value in state["model"].items():
+        if key.startswith("a2c_network.actor_mlp.") or key.startswith("a2c_network.mu."):
+            assert torch.equal(new["model"][key], value.float()), key
+    old_cfg, new_cfg = src["skillmimic"]["config"], new["skillmimic"]["config"]
+    assert new_cfg["ppo"]["learning_rate"] == 0 and new_cfg["motion"] == old_cfg["motion"]
+    assert {k: v for k, v in new_cfg["ppo"].items() if k != "learning_rate"} == {
+        k: v for k, v in old_cfg["ppo"].items() if k != "learning_rate"
+    }
+    assert new_cfg["env"] == old_cfg["env"] and new_cfg["reward"] == old_cfg["reward"]
+
+    # what cannot work is refused in one line
+    assert "needs --run" in _one_line_error(capsys, ["train", "--resume-from", str(res)])
+    assert "pick one" in _one_line_error(capsys, [*argv[:5], "--resume", f"runs_dir={runs}"])
+    policy_only = tmp_path / "policy.pth"
+    export_policy(ckpt, policy_only)
+    err = _one_line_error(capsys, ["train", "--resume-from", str(policy_only), "--run", "x", f"runs_dir={runs}"])
+    assert "export-policy --resumable" in err
+    other = motion.parent / "other"
+    (other / "pass").mkdir(parents=True, exist_ok=True)
+    shutil.copy(next((motion / "pass").glob("*.pt")), other / "pass")
+    err = _one_line_error(capsys, [*argv[:3], "--run", "y", "--motion", str(other), f"runs_dir={runs}"])
+    assert "use the file's own motion" in err

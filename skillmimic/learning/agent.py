@@ -24,6 +24,7 @@ class CheckpointedAgent:
 
     def _setup(self, params) -> None:
         self.metadata = params["config"]["skillmimic"]
+        self.fresh_optimizer = bool(params["config"].get("fresh_optimizer"))  # train --resume-from
         minutes = params["config"].get("minutes", 0.0)
         self.deadline = time.monotonic() + 60.0 * minutes if minutes > 0 else None
 
@@ -49,12 +50,24 @@ class CheckpointedAgent:
         """Resume from one of our checkpoints. rl-games' own ``torch_ext.load_checkpoint`` calls
         ``torch.load(weights_only=False)``, which would run any code the file holds; ours does not."""
         state = load_checkpoint(fn)
-        if state["skillmimic"].get("exported"):
+        meta = state["skillmimic"]
+        if meta.get("exported") and not meta.get("resumable"):
             raise SkillMimicError(
-                f"{fn}: an exported policy (no optimizer or critic) cannot be resumed; "
-                "resume from a training checkpoint (runs/<name>/nn/last.pth)"
+                f"{fn}: an exported policy (no optimizer or critic) cannot be resumed; resume from a "
+                "training checkpoint (runs/<name>/nn/last.pth) or a file of export-policy --resumable"
             )
-        state["model"] = {k.removeprefix("_orig_mod."): v for k, v in state["model"].items()}
+        # a compact resumable file holds fp16 weights: back to the model's own precision
+        state["model"] = {
+            k.removeprefix("_orig_mod."): v.float() if v.dtype == torch.float16 else v
+            for k, v in state["model"].items()
+        }
+        if meta.get("resumable") or self.fresh_optimizer:
+            # weights, normalisers, counters and sampler state; the optimizer starts afresh
+            self.set_weights(state)
+            if set_epoch:
+                self.epoch_num, self.frame = int(state["epoch"]), int(state["frame"])
+            self.vec_env.set_env_state(state.get("env_state"))
+            return
         self.set_full_state_weights(state, set_epoch=set_epoch)
 
     def restore_central_value_function(self, fn):

@@ -6,6 +6,13 @@ state. ``play`` and ``eval`` only need the actor, the observation normaliser and
 fp16 weights (turned back into float32 when loaded). The normaliser stays in full precision: its
 sample count overflows fp16. The metadata gains ``exported: true`` and the source checkpoint's
 epoch and frame.
+
+``resumable=True`` writes the compact resumable file of a training campaign instead: actor,
+critic, both normalisers, the sampler state and the metadata (finger table, history encoder),
+every network weight in fp16 (normalisers in fp32), ~7 MB for the upstream network where a
+training checkpoint takes ~41 MB. Adam's moments are left out (two more copies of every weight, in
+fp32): ``train --resume-from FILE --run NAME`` continues from it with a fresh optimizer, whose
+moments rebuild within its first updates. ``play`` and ``eval`` take it like any exported policy.
 """
 
 from __future__ import annotations
@@ -18,33 +25,46 @@ from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
 # state_dict entries of rl-games' separate actor-critic that only the critic uses
 CRITIC_PREFIXES = ("a2c_network.critic_mlp.", "a2c_network.value.", "value_mean_std.")
 NORMALISER_PREFIX = "running_mean_std."
+NORMALISERS = (NORMALISER_PREFIX, "value_mean_std.")  # sample counts overflow fp16: kept in fp32
 
 
 def is_critic(key: str) -> bool:
     return key.removeprefix("_orig_mod.").startswith(CRITIC_PREFIXES)
 
 
-def export_policy(checkpoint: str | Path, out: str | Path, half: bool = False) -> dict:
-    """Write the policy-only file ``out`` (atomically) from training checkpoint ``checkpoint``;
-    returns a summary (sizes, source epoch and frame)."""
+def export_policy(checkpoint: str | Path, out: str | Path, half: bool = False, resumable: bool = False) -> dict:
+    """Write the policy-only file ``out`` (atomically) from training checkpoint ``checkpoint``, or
+    with ``resumable`` the compact resumable file (fp16, critic and sampler state kept); returns a
+    summary (sizes, source epoch and frame)."""
+    half = half or resumable
     checkpoint, out = Path(checkpoint), Path(out)
     state = load_checkpoint(checkpoint)
     meta = dict(state["skillmimic"])
     if meta.get("exported"):
         raise SkillMimicError(f"{checkpoint}: already an exported policy; export from a training checkpoint")
+    if meta.get("kind") == "high-level controller" and resumable:
+        raise SkillMimicError(f"{checkpoint}: --resumable is for skill policies; resume a controller with --resume")
     if out.exists() and out.resolve() == checkpoint.resolve():
         raise SkillMimicError(f"{out}: would overwrite the checkpoint it is exported from; choose another --out")
     model = {}
     for key, value in state["model"].items():
         key = key.removeprefix("_orig_mod.")
-        if is_critic(key):
+        if is_critic(key) and not resumable:
             continue
-        if half and value.is_floating_point() and not key.startswith(NORMALISER_PREFIX):
+        if half and value.is_floating_point() and not key.startswith(NORMALISERS):
             value = value.half()
         model[key] = value.detach().cpu()
     epoch, frame = int(state.get("epoch", 0)), int(state.get("frame", 0))
-    meta.update(exported=True, half=bool(half), source=dict(checkpoint=checkpoint.name, epoch=epoch, frame=frame))
-    atomic_save({"model": model, "epoch": epoch, "frame": frame, "skillmimic": meta}, out)
+    meta.update(
+        exported=True,
+        half=bool(half),
+        resumable=bool(resumable),
+        source=dict(checkpoint=checkpoint.name, epoch=epoch, frame=frame),
+    )
+    state_out = {"model": model, "epoch": epoch, "frame": frame, "skillmimic": meta}
+    if resumable:
+        state_out["env_state"] = state.get("env_state")  # where episodes start (adaptive sampling's record)
+    atomic_save(state_out, out)
     return dict(
         path=str(out),
         bytes=out.stat().st_size,
@@ -53,4 +73,5 @@ def export_policy(checkpoint: str | Path, out: str | Path, half: bool = False) -
         epoch=epoch,
         frame=frame,
         half=bool(half),
+        resumable=bool(resumable),
     )

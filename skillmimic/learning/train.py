@@ -92,6 +92,18 @@ def policy_metadata(cfg: TrainConfig, env: ImitationEnv) -> dict:
     return meta
 
 
+def _check_same_clips(meta: dict, env: ImitationEnv, path: str) -> None:
+    """A run started from a file trains on the file's clips: its sampler state and finger table
+    describe them, and other clips would silently change what the campaign learns."""
+    have = [(n, int(s)) for n, s in zip(env.lib.names, env.lib.skill_ids.tolist(), strict=True)]
+    want = [(c["name"], int(c["skill_id"])) for c in meta["clips"]]
+    if have != want:
+        raise SkillMimicError(
+            f"--resume-from {path}: trained on {len(want)} clips ({', '.join(n for n, _ in want[:3])}...), "
+            f"but --motion gives {len(have)} ({', '.join(n for n, _ in have[:3])}...); use the file's own motion"
+        )
+
+
 def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict) -> dict:
     p = cfg.ppo
     return {
@@ -142,12 +154,36 @@ def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict)
     }
 
 
-def train(files: list[str] = (), overrides: list[str] = (), run: str | None = None, resume: bool = False) -> Path:
-    """Train (or ``resume``) run ``run``; returns the run folder."""
+def train(
+    files: list[str] = (),
+    overrides: list[str] = (),
+    run: str | None = None,
+    resume: bool = False,
+    resume_from: str | None = None,
+) -> Path:
+    """Train (or ``resume``) run ``run``; returns the run folder. ``resume_from``: start the new run
+    ``run`` from a compact resumable file (``export-policy --resumable``) or a training checkpoint:
+    its weights, normalisers, counters, sampler state and config (``files`` and ``overrides`` on top),
+    with a fresh optimizer."""
     from rl_games.torch_runner import Runner
 
-    base = None
-    if resume:
+    base, source = None, None
+    if resume_from:
+        if resume:
+            raise SkillMimicError("--resume continues a run, --resume-from starts a new one from a file: pick one")
+        if not run:
+            raise SkillMimicError("--resume-from needs --run NAME (the new run folder under runs/)")
+        source = load_checkpoint(resume_from)
+        meta = source["skillmimic"]
+        if meta.get("kind") == "high-level controller" or (meta.get("exported") and not meta.get("resumable")):
+            raise SkillMimicError(
+                f"--resume-from {resume_from}: expected a skill policy's training checkpoint or a file of "
+                "export-policy --resumable"
+            )
+        base = dict(meta["config"])
+        base["sim"] = {**base["sim"], "device": "auto", "backend": "auto"}  # re-resolve on this machine
+        base.update(minutes=0.0, run=None, runs_dir="runs")  # where the file's run lived is not this run's
+    elif resume:
         if not run:
             raise SkillMimicError("--resume needs --run NAME (the run folder under runs/ to continue)")
         probe = load_config(files, overrides)
@@ -165,14 +201,14 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
     run_dir = Path(cfg.runs_dir) / run
     last = run_dir / "nn" / "last.pth"
     start_epoch, encoder, finger_pose = 0, None, None
-    if resume:
-        state = load_checkpoint(last)
+    if resume or source is not None:
+        state = source if source is not None else load_checkpoint(last)
         start_epoch = int(state["epoch"])
         meta = state.get("skillmimic", {})
         if "history_encoder" in meta:  # keep the run's own encoder
-            encoder = encoder_from_state(meta["history_encoder"], str(last))
+            encoder = encoder_from_state(meta["history_encoder"], resume_from or str(last))
         finger_pose = meta.get("finger_pose")
-    elif last.exists():
+    if not resume and last.exists():
         raise SkillMimicError(
             f"run {run!r} already has checkpoints in {run_dir}; pass --resume to continue it or choose another --run"
         )
@@ -198,6 +234,8 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
         agent = HLCAgent
     else:
         env = build_env(cfg, encoder, finger_pose)
+        if source is not None:
+            _check_same_clips(source["skillmimic"], env, resume_from)
         (run_dir / "config.yaml").write_text(to_yaml(cfg))
         print(
             f"run {run}: {env.lib.num_clips} clips ({env.lib.num_frames} frames), {cfg.num_envs} envs, "
@@ -208,13 +246,15 @@ def train(files: list[str] = (), overrides: list[str] = (), run: str | None = No
         network.register()
         observer = ProgressObserver(max_epochs, cfg.minutes)
         params = rl_games_params(cfg, run, max_epochs, policy_metadata(cfg, env))
+        params["config"]["fresh_optimizer"] = source is not None
         agent = SkillMimicAgent
     runner = Runner(algo_observer=observer)
     runner.algo_factory.register_builder(params["algo"]["name"], lambda **kwargs: agent(**kwargs))
     runner.load({"params": params})
     t0 = time.monotonic()
     try:
-        runner.run({"train": True, "play": False, "checkpoint": str(last) if resume else None})
+        checkpoint = str(last) if resume else resume_from
+        runner.run({"train": True, "play": False, "checkpoint": checkpoint})
     finally:
         observer.close()
     timed_out = cfg.minutes > 0 and time.monotonic() - t0 >= 60.0 * cfg.minutes

@@ -152,6 +152,22 @@ def _train(a) -> None:
     print(f"done: {run_dir}")
 
 
+def _distill(a) -> None:
+    from skillmimic.learning.distill import distill
+
+    run_dir = distill(
+        a.teacher,
+        a.run,
+        iterations=a.iterations,
+        minutes=a.minutes or 0.0,
+        steps=a.steps,
+        num_envs=a.num_envs,
+        device=a.device,
+        overrides=list(a.overrides),
+    )
+    print(f"done: {run_dir}")
+
+
 def _bench_env(a) -> None:
     from skillmimic.bench import bench_env
 
@@ -377,6 +393,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto")
     ev.add_argument("--backend", default="auto")
     ev.set_defaults(func=_eval)
+
+    di = sub.add_parser(
+        "distill",
+        help="DAgger: a tracking teacher (train/teacher.yaml) into a skill policy that needs no reference",
+        description="The student acts, the teacher labels every visited state, the student regresses onto the "
+        "labels; writes runs/<run>/ like train. Extra key=value arguments override the student's config.",
+    )
+    di.add_argument("--teacher", required=True, help="a tracking teacher's checkpoint or exported file")
+    di.add_argument("--run", required=True, help="run name: outputs go to runs/<name>/")
+    di.add_argument("--iterations", type=int, default=50, help="collect-and-fit rounds (default 50)")
+    di.add_argument("--minutes", type=float, help="stop after this many minutes of wall clock")
+    di.add_argument("--steps", type=int, default=32, help="env steps per world per iteration (default 32)")
+    di.add_argument("--num-envs", type=int, help="parallel worlds (default: the teacher's)")
+    di.add_argument("--device", default="auto", help="cpu or cuda (default: cuda when available)")
+    di.add_argument("overrides", nargs="*", help="key=value for the student's config")
+    di.set_defaults(func=_distill)
 
     ex = sub.add_parser(
         "export-policy",

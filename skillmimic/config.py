@@ -70,6 +70,15 @@ class EnvConfig:
     # fingers move little within a clip (mean within-clip std 0.05 rad vs 0.14 for the body over
     # BallPlay-M), and their exploration noise is noise in every gradient.
     fingers: str = "policy"
+    # A tracking teacher (train/teacher.yaml). > 0: actions are offsets around the next reference
+    # frame's joint angles, target = reference + this * pi * action, so a zero action follows the
+    # data and learning starts from its feedback corrections. 0 = absolute targets (upstream).
+    residual_actions: float = 0.0
+    # the observation ends with the next reference frame as seen from the character (162 values)
+    reference_obs: bool = False
+    # past its clip's end the reference loops back to the clip's most similar earlier frame instead
+    # of holding the last one (envs/reference.py): long episodes keep something to follow
+    loop_reference: bool = False
 
     def rollout(self, steps: int) -> EnvConfig:
         """Episodes of ``steps`` control steps that end by a fall only (eval, play): past the clip's
@@ -248,6 +257,12 @@ def _validate(c: TrainConfig) -> None:
         (c.ppo.lr_schedule in ("constant", "adaptive"), "ppo.lr_schedule", "constant or adaptive"),
         (c.ppo.kl_threshold > 0, "ppo.kl_threshold", "positive"),
         (c.ppo.mu_init in ("zero", "mean_pose"), "ppo.mu_init", "zero or mean_pose"),
+        (0 <= c.env.residual_actions <= 1, "env.residual_actions", "0 (absolute targets) or a scale in (0, 1]"),
+        (
+            c.env.residual_actions == 0 or c.ppo.mu_init == "zero",
+            "ppo.mu_init",
+            "zero with env.residual_actions (a zero offset already follows the reference)",
+        ),
         (c.env.fingers in FINGER_MODES, "env.fingers", " or ".join(FINGER_MODES)),
         (c.env.episode_length >= 1, "env.episode_length", "at least 1"),
         (c.sim.backend in ("auto", "mjwarp", "mujoco"), "sim.backend", "one of auto, mjwarp, mujoco"),

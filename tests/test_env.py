@@ -25,7 +25,7 @@ def layup_env(ballplay):
 def _replay(env: ImitationEnv, clip: int, frames: torch.Tensor, edit=None):
     """Set worlds to reference frames of ``clip`` and score them against the same frames."""
     n = len(frames)
-    env.clip[:n], env.start[:n], env.progress[:n] = clip, frames, 0
+    env.clip[:n], env.start[:n], env.frame[:n], env.progress[:n] = clip, frames, frames, 0
     state = SimState.from_motion(env.lib.get(torch.full((n,), clip), frames))
     if edit:
         edit(state)
@@ -225,7 +225,7 @@ def test_losing_the_ball_ends_the_episode(ballplay):
     for limit in (0.5, 0.0):
         env = ImitationEnv(lib, make_simulator("mujoco", 4), EnvConfig(ball_termination_distance=limit))
         env.reset()
-        env.clip[:], env.start[:], env.progress[:] = clips, frames, 0
+        env.clip[:], env.start[:], env.frame[:], env.progress[:] = clips, frames, frames, 0
         state = SimState.from_motion(lib.get(clips, frames))
         state.ball_pos[:2] += torch.tensor([0.8, 0.0, 0.0])  # worlds 0, 1: the ball 0.8 m off
         state.root_pos[3] += torch.tensor([2.0, 1.0, 0.0])  # world 3: character and ball 2 m away

@@ -1,6 +1,8 @@
 """Policy actions -> PD targets, with the fingers optionally held at a per-skill pose.
 
 Actions are joint-angle targets scaled by pi and clipped to [-1, 1] (upstream). With
+``env.residual_actions`` = s > 0 (a tracking teacher) they are offsets instead: target = the next
+reference frame's joint angle + s * pi * action, so a zero action follows the reference. With
 ``env.fingers: skill_pose`` the policy outputs only the 66 hinges of ``BODY_DOFS``; the 90 finger
 hinges get the mean finger pose of the commanded skill over the training clips. The pose table
 travels in the policy's checkpoint, so playback and evaluation hold the same pose whatever clips
@@ -51,8 +53,9 @@ class ActionMap:
     """[N, A] actions -> [N, 156] PD targets for one env: ``fingers`` "policy" (A = 156) or
     "skill_pose" (A = 66; the fingers take ``finger_pose[skill]``, by default the table of ``lib``)."""
 
-    def __init__(self, fingers: str, lib, finger_pose: torch.Tensor | None = None):
+    def __init__(self, fingers: str, lib, finger_pose: torch.Tensor | None = None, residual: float = 0.0):
         self.dofs = torch.tensor(action_dofs(fingers), device=lib.device)
+        self.residual = residual  # > 0: actions are offsets around the reference, scaled by this
         self.num_actions = len(self.dofs)
         self.finger_pose = None  # [NUM_SKILL_SLOTS, 90] when the fingers are held
         self._hold = None  # the same in [NUM_SKILL_SLOTS, 156] rows, body hinges 0
@@ -62,8 +65,12 @@ class ActionMap:
             self._hold = self.finger_pose.new_zeros(NUM_SKILL_SLOTS, NUM_DOFS)
             self._hold[:, list(FINGER_DOFS)] = self.finger_pose
 
-    def __call__(self, actions: torch.Tensor, skills: torch.Tensor) -> torch.Tensor:
-        targets = math.pi * actions.clamp(-1.0, 1.0)
+    def __call__(self, actions: torch.Tensor, skills: torch.Tensor, reference: torch.Tensor | None = None):
+        """PD targets; ``reference`` [N, 156]: the next reference frame's joint angles (residual mode)."""
+        if self.residual > 0:
+            targets = reference.index_select(1, self.dofs) + self.residual * math.pi * actions.clamp(-1.0, 1.0)
+        else:
+            targets = math.pi * actions.clamp(-1.0, 1.0)
         if self._hold is None:
             return targets
         return self._hold[skills].index_copy_(1, self.dofs, targets)

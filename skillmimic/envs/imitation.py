@@ -1,7 +1,8 @@
 """The HOI imitation environment: N simulated worlds tracking reference clips, batched in torch.
 
 Step order (fixed): actions -> PD targets -> physics substeps and a forward pass -> reward and
-terminations on the post-step state against reference frame ``start + progress`` -> reset of
+terminations on the post-step state against reference frame ``start + progress`` (or its loop,
+``env.loop_reference``) -> reset of
 finished worlds (full reset, state written, forward pass) -> observations of every world.
 Nothing read is stale: the simulator refreshes derived quantities after a step and after a reset.
 
@@ -19,6 +20,7 @@ from skillmimic.config import EnvConfig, RewardConfig
 from skillmimic.envs import observations as obs_fn
 from skillmimic.envs.actions import ActionMap
 from skillmimic.envs.history import HistoryStream, frame_state, history_windows
+from skillmimic.envs.reference import loop_anchor, loop_targets
 from skillmimic.envs.rewards import (
     TERMS,
     HOIState,
@@ -98,9 +100,9 @@ class ImitationEnv:
         self.num_envs = sim.num_worlds
         self.device = sim.device
         self.encoder = history_encoder  # frozen; its embedding of the last frames ends the observation
-        self.num_obs = obs_fn.obs_size(history_encoder is not None)
+        self.num_obs = obs_fn.obs_size(history_encoder is not None, env_cfg.reference_obs)
         # the policy's actions -> PD targets; finger_pose: a trained policy's table (env.fingers skill_pose)
-        self.actions = ActionMap(env_cfg.fingers, lib, finger_pose)
+        self.actions = ActionMap(env_cfg.fingers, lib, finger_pose, env_cfg.residual_actions)
         self.num_actions = self.actions.num_actions
         self.weights = {k: getattr(reward_cfg, k) for k in TERMS}
         self.sampler = sampler or UniformStartSampler(lib, torch.Generator().manual_seed(seed))
@@ -108,6 +110,7 @@ class ImitationEnv:
         self.clip = torch.zeros(n, dtype=torch.long, device=dev)
         self.start = torch.zeros(n, dtype=torch.long, device=dev)
         self.progress = torch.zeros(n, dtype=torch.long, device=dev)
+        self.frame = torch.zeros(n, dtype=torch.long, device=dev)  # reference frame: start + progress, or looped
         self.ep_len = torch.ones(n, dtype=torch.long, device=dev)
         self.skill = torch.zeros(n, dtype=torch.long, device=dev)
         # playback steers every env with one skill; a high-level controller each env with its own [N]
@@ -117,6 +120,9 @@ class ImitationEnv:
         self.anchor_yaw = torch.zeros(n, device=dev)
         self.anchor_shift = torch.zeros(n, 3, device=dev)
         self._anchored = False  # any non-identity anchor yet (skips the transform until then)
+        if env_cfg.loop_reference:  # where each clip's reference jumps back to at its end
+            self.loop_to, _ = loop_targets(lib)
+            self._anchored = True
         # reward substitution can only happen with missing frames or once a start had buffer steps
         self._has_missing = not bool(lib.valid.all())
         self._buffers = False
@@ -185,6 +191,7 @@ class ImitationEnv:
         clips, starts = s.clips, s.frames
         self.clip[ids], self.start[ids] = clips, starts
         self.progress[ids] = 0
+        self.frame[ids] = starts
         self.episode_reward[ids] = 0.0
         if self.cfg.reference_ends_episode:
             self.ep_len[ids] = (self.lib.lengths[clips] - 1 - starts).clamp(1, self.cfg.episode_length)
@@ -223,8 +230,14 @@ class ImitationEnv:
 
     # --- step ----------------------------------------------------------------------------
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, StepInfo]:
-        self.sim.step(self.actions(actions, self.skill))
+        ref_next = None
+        if self.cfg.residual_actions > 0:  # offsets around the frame this step should reach
+            ref_next = self.lib.frames.dof_pos[self.lib.flat_index(self.clip, self.frame + 1)]
+        self.sim.step(self.actions(actions, self.skill, ref_next))
         self.progress += 1
+        self.frame += 1
+        if self.cfg.loop_reference:
+            self._loop()
         on_step = getattr(self.sampler, "on_step", None)
         if on_step is not None:
             on_step()
@@ -239,7 +252,7 @@ class ImitationEnv:
         # the mean reward of the other envs on the same clip (the env has no reward of its own)
         buffering = self.progress <= self.buffer
         if self._buffers or self._has_missing:
-            substitute = buffering | ~self.lib.valid[self.lib.flat_index(self.clip, self.start + self.progress)]
+            substitute = buffering | ~self.lib.valid[self.lib.flat_index(self.clip, self.frame)]
             reward = clip_mean_substitute(reward, self.clip, substitute, self.lib.num_clips)
         drifted = torch.zeros_like(fell)
         if self.cfg.termination_distance > 0:
@@ -284,8 +297,19 @@ class ImitationEnv:
 
     def reference(self) -> MotionState:
         """The reference frame each env should be at now (``start + progress``, held at the clip's
-        last frame when an episode outlasts its clip)."""
-        return self._reference_frames(self.clip, self.start + self.progress)
+        last frame when an episode outlasts its clip, or looped with ``env.loop_reference``)."""
+        return self._reference_frames(self.clip, self.frame)
+
+    def _loop(self) -> None:
+        """Envs whose reference reached its clip's last frame jump to the clip's loop frame,
+        re-anchored to keep the root's heading and place (``envs/reference.py``); branch-free."""
+        end = self.lib.lengths[self.clip] - 1
+        at_end = self.frame >= end
+        to = self.loop_to[self.clip]
+        yaw, shift = loop_anchor(self.lib, self.clip, end, to, self.anchor_yaw, self.anchor_shift)
+        self.anchor_yaw = torch.where(at_end, yaw, self.anchor_yaw)
+        self.anchor_shift = torch.where(at_end.unsqueeze(1), shift, self.anchor_shift)
+        self.frame = torch.where(at_end, to, self.frame)
 
     def _reference_frames(self, clips: torch.Tensor, frames: torch.Tensor, ids=slice(None)) -> MotionState:
         """Library frames of envs ``ids`` moved by their anchors (a graph switch's re-anchoring)."""
@@ -305,7 +329,7 @@ class ImitationEnv:
 
     def _hoi_states(self, snap: Snapshot) -> tuple[HOIState, HOIState]:
         """What the reward compares: the simulated state and the current reference frame."""
-        rows = self.lib.flat_index(self.clip, self.start + self.progress)
+        rows = self.lib.flat_index(self.clip, self.frame)
         ref = self.lib.frames.index(rows)
         if self._anchored:  # what the reward reads
             ref = ref.anchored(self.anchor_yaw, self.anchor_shift, only=("body_pos", "root_rot", "ball_pos"))
@@ -333,6 +357,13 @@ class ImitationEnv:
         ]
         if self.encoder is not None:
             parts.append(self.history.embedding())
+        if self.cfg.reference_obs:
+            ref = self._reference_frames(self.clip, self.frame + 1)
+            parts.append(
+                obs_fn.reference_obs(
+                    s.root_pos, s.root_rot, s.dof_pos, s.ball_pos, ref.root_pos, ref.dof_pos, ref.ball_pos
+                )
+            )
         return torch.cat(parts, dim=1)
 
     # --- history (SkillMimic-V2's history encoder) -----------------------------------------------

@@ -18,6 +18,11 @@ part unchanged.
 | 815:818   | 3    | ball angular velocity                                                |
 | 818:882   | 64   | skill one-hot                                                        |
 
+Optional parts follow in this order: ``history`` (3, SkillMimic-V2's history embedding) and
+``reference`` (162, ``env.reference_obs``: a tracking teacher's view of the next reference frame:
+its joint angles minus the character's, wrapped to (-pi, pi], and its root and ball minus the
+character's root and the simulated ball, both in the heading frame).
+
 Upstream (902 values) feeds raw world-frame fingertip force vectors (30); we use the ball
 contact force per fingertip, which is heading-invariant and says what the hand holds.
 """
@@ -28,7 +33,7 @@ import torch
 
 from skillmimic import rotations as rot
 from skillmimic.envs.indexing import take
-from skillmimic.humanoid import FINGERTIPS, NUM_BODIES, body_index
+from skillmimic.humanoid import FINGERTIPS, NUM_BODIES, NUM_DOFS, body_index
 from skillmimic.skills import NUM_SKILL_SLOTS
 
 FINGERTIP_IDS = tuple(body_index(n) for n in FINGERTIPS)
@@ -52,15 +57,22 @@ for _name, _size in _PARTS:
     _start += _size
 OBS_SIZE = _start  # 882
 HISTORY_EMBED = 3  # SkillMimic-V2's history embedding, appended when the env has an encoder
+REFERENCE_OBS = NUM_DOFS + 6  # the next reference frame, for a tracking teacher
 
 
-def obs_layout(history: bool = False) -> dict[str, tuple[int, int]]:
-    """The layout above, plus ``history`` (882:885) when the history encoder is on."""
-    return {**OBS_LAYOUT, "history": (OBS_SIZE, OBS_SIZE + HISTORY_EMBED)} if history else dict(OBS_LAYOUT)
+def obs_layout(history: bool = False, reference: bool = False) -> dict[str, tuple[int, int]]:
+    """The layout above, plus ``history`` (3) when the history encoder is on and ``reference``
+    (162) with ``env.reference_obs``."""
+    layout, end = dict(OBS_LAYOUT), OBS_SIZE
+    for name, on, size in (("history", history, HISTORY_EMBED), ("reference", reference, REFERENCE_OBS)):
+        if on:
+            layout[name] = (end, end + size)
+            end += size
+    return layout
 
 
-def obs_size(history: bool = False) -> int:
-    return OBS_SIZE + (HISTORY_EMBED if history else 0)
+def obs_size(history: bool = False, reference: bool = False) -> int:
+    return OBS_SIZE + (HISTORY_EMBED if history else 0) + (REFERENCE_OBS if reference else 0)
 
 
 def heading_inverse(root_rot: torch.Tensor) -> torch.Tensor:
@@ -113,3 +125,16 @@ def skill_one_hot(skill_ids: torch.Tensor) -> torch.Tensor:
 def fingertip_forces(ball_body_force: torch.Tensor, clip: float) -> torch.Tensor:
     """[N, 10] ball contact force on each fingertip, clipped so impacts do not dominate statistics."""
     return take(ball_body_force, 1, FINGERTIP_IDS).clamp(0.0, clip)
+
+
+def reference_obs(root_pos, root_rot, dof_pos, ball_pos, ref_root_pos, ref_dof_pos, ref_ball_pos) -> torch.Tensor:
+    """[N, 162]: the next reference frame as seen from the character (module docstring)."""
+    inv = heading_inverse(root_rot)
+    return torch.cat(
+        (
+            rot.wrap_angle(ref_dof_pos - dof_pos),
+            rot.quat_rotate(inv, ref_root_pos - root_pos),
+            rot.quat_rotate(inv, ref_ball_pos - ball_pos),
+        ),
+        dim=1,
+    )

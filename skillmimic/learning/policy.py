@@ -33,7 +33,7 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
         return net.build(
             {
                 "actions_num": len(action_dofs(config.env.fingers)),
-                "input_shape": (obs_size(config.history.enabled),),
+                "input_shape": (obs_size(config.history.enabled, config.env.reference_obs),),
                 "num_seqs": 1,
                 "value_size": 1,
                 "normalize_value": ppo.normalize_value,
@@ -58,8 +58,13 @@ class Policy:
         # the frozen history encoder travels in the metadata: the observation needs nothing else
         self.history_encoder = encoder_from_state(meta["history_encoder"], str(self.path)) if history else None
         layout = {k: tuple(v) for k, v in meta.get("obs_layout", {}).items()}
-        size, actions = obs_size(history), len(action_dofs(self.config.env.fingers))
-        if meta.get("obs_size") != size or layout != obs_layout(history) or meta.get("num_actions") != actions:
+        reference = self.config.env.reference_obs
+        size, actions = obs_size(history, reference), len(action_dofs(self.config.env.fingers))
+        if (
+            meta.get("obs_size") != size
+            or layout != obs_layout(history, reference)
+            or meta.get("num_actions") != actions
+        ):
             raise SkillMimicError(
                 f"{self.path}: checkpoint expects {meta.get('obs_size')} observation values and "
                 f"{meta.get('num_actions')} actions in another layout; this skillmimic produces {size} "
@@ -74,6 +79,7 @@ class Policy:
         self.clips = meta["clips"]
         self.skills = sorted({c["skill_id"] for c in self.clips})
         self.epoch = int(state.get("epoch", 0))
+        self.samples = int(state.get("frame", 0))  # environment steps it trained on
         self.device = torch.device(device)
         self.model = build_model(self.config)
         # an exported policy has no critic and may hold fp16 weights (see learning/export.py)

@@ -80,7 +80,7 @@ def policy_metadata(cfg: TrainConfig, env: ImitationEnv) -> dict:
         version=__version__,
         config=to_dict(cfg),
         obs_size=env.num_obs,
-        obs_layout={k: list(v) for k, v in obs_layout(env.encoder is not None).items()},
+        obs_layout={k: list(v) for k, v in obs_layout(env.encoder is not None, cfg.env.reference_obs).items()},
         num_actions=env.num_actions,
         skills={int(k): v for k, v in SKILLS.items()},
         clips=[dict(name=n, skill_id=int(s)) for n, s in zip(lib.names, lib.skill_ids.tolist(), strict=True)],

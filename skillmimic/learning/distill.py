@@ -106,32 +106,31 @@ class Distiller:
         self.samples += steps * self.env.num_envs
         return dict(reward=reward / steps, falls=falls, ep_len=length / max(ended, 1))
 
-    def fit(self, epochs: int, batch: int, new_rows: int) -> float:
-        """Regress the student's mean action onto the kept labels; returns the last epoch's loss.
-        The observation normaliser counts each collected row once: the ``new_rows`` newest."""
+    def fit(self, passes: float, batch: int, new_rows: int) -> float:
+        """Regress the student's mean action onto labels drawn from everything kept: ``passes`` x
+        ``new_rows`` rows in minibatches of ``batch`` (old rows keep being revisited, as DAgger's
+        aggregate asks, at a cost per iteration that does not grow with the buffer). The observation
+        normaliser counts each collected row once: the ``new_rows`` newest. Returns the mean loss."""
         n = len(self.obs_buf)
         self.student.train()
         with torch.no_grad():
             self.student.norm_obs(self.obs_buf[-new_rows:])
         self.student.eval()
-        loss_sum = 0.0
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=self.gen, device=self.obs_buf.device)
-            loss_sum, count = 0.0, 0
-            for lo in range(0, n, batch):
-                idx = perm[lo : lo + batch]
-                loss = ((self.student_act(self.obs_buf[idx]) - self.label_buf[idx]) ** 2).mean()
-                self.opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.student.a2c_network.parameters(), 1.0)
-                self.opt.step()
-                loss_sum, count = loss_sum + loss.item() * len(idx), count + len(idx)
-            loss_sum /= max(count, 1)
-        return loss_sum
+        total = 0.0
+        updates = max(1, round(passes * new_rows / batch))
+        for _ in range(updates):
+            idx = torch.randint(n, (min(batch, n),), generator=self.gen, device=self.obs_buf.device)
+            loss = ((self.student_act(self.obs_buf[idx]) - self.label_buf[idx]) ** 2).mean()
+            self.opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.student.a2c_network.parameters(), 1.0)
+            self.opt.step()
+            total += loss.item()
+        return total / updates
 
-    def iteration(self, steps: int, beta: float, epochs: int, batch: int) -> dict:
+    def iteration(self, steps: int, beta: float, passes: float, batch: int) -> dict:
         stats = self.collect(steps, beta)
-        stats["loss"] = self.fit(epochs, batch, steps * self.env.num_envs)
+        stats["loss"] = self.fit(passes, batch, steps * self.env.num_envs)
         return stats
 
     def save(self, path: Path, epoch: int, teacher_path: str) -> None:
@@ -152,7 +151,7 @@ def distill(
     iterations: int = 50,
     minutes: float = 0.0,
     steps: int = 32,
-    epochs: int = 4,
+    passes: float = 4.0,
     batch: int = 512,
     buffer: int = 200_000,
     lr: float = 1e-4,
@@ -192,7 +191,7 @@ def distill(
     for it in range(1, iterations + 1):
         tick = time.monotonic()
         beta = max(0.0, 1.0 - (it - 1) / max(beta_iterations, 1))
-        s = d.iteration(steps, beta, epochs, batch)
+        s = d.iteration(steps, beta, passes, batch)
         rate = steps * cfg.num_envs / (time.monotonic() - tick)
         for k, v in (*s.items(), ("beta", beta), ("samples_per_s", rate)):
             writer.add_scalar(f"distill/{k}", v, d.samples)

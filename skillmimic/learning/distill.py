@@ -163,7 +163,7 @@ def distill(
     """DAgger from ``teacher_path`` into run ``run``: ``iterations`` of ``steps`` env steps each
     (or until ``minutes``); beta (the teacher's share of actions) falls linearly from 1 to 0 over
     ``beta_iterations``. Writes ``runs/<run>/`` like ``train``: config, tensorboard, nn/last.pth."""
-    teacher = Policy(teacher_path, "cpu")
+    teacher = Policy(teacher_path, "cpu")  # its config sets the student's
     base = to_dict(student_config(teacher.config))
     base["sim"] = {**base["sim"], "device": device, "backend": "auto"}
     base.update(minutes=0.0, run=None, runs_dir="runs")  # where the teacher's run lived is not this run's
@@ -175,7 +175,8 @@ def distill(
     last = run_dir / "nn" / "last.pth"
     if last.exists():
         raise SkillMimicError(f"run {run!r} already has checkpoints in {run_dir}; choose another --run")
-    teacher = Policy(teacher_path, cfg.sim.device)
+    teacher.device = torch.device(cfg.sim.device)  # read once on the CPU, then moved
+    teacher.model.to(teacher.device)
     torch.manual_seed(cfg.seed)
     d = Distiller(teacher, cfg, buffer, lr, cfg.seed, teacher.samples)
     run_dir.mkdir(parents=True, exist_ok=True)

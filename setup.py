@@ -28,6 +28,6 @@ setup(
         "imageio-ffmpeg>=0.5",
         "Pillow>=10",  # captions on offscreen video frames
     ],
-    extras_require={"dev": ["pytest>=8", "ruff==0.17.6"]},
+    extras_require={"dev": ["pytest>=8", "ruff==0.17.6", "mypy==2.4.1"]},
     entry_points={"console_scripts": ["skillmimic=skillmimic.cli:main"]},
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one GPU command (benchmarks/README.md): benchmarks, a time-boxed training run, export, eval.
+# The one GPU command (benchmarks/GPU.md): benchmarks, a time-boxed training run, export, eval.
 #   bash benchmarks/gpu.sh                        # on the GPU machine, results in $OUT
 #   bash benchmarks/gpu.sh --device cpu --tiny    # the CPU dry run (a test runs it)
 set -uo pipefail

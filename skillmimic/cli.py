@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from skillmimic.errors import SkillMimicError
+from skillmimic.process import configure_process
 
 
 def _data_fetch(a) -> None:
@@ -102,7 +104,8 @@ def _graph_build(a) -> None:
 
 
 def _hist_train(a) -> None:
-    from skillmimic.learning.history_encoder import history_key, save_encoder, train_history_encoder
+    from skillmimic.envs.history_encoder import save_encoder
+    from skillmimic.learning.history_encoder import history_key, train_history_encoder
     from skillmimic.motion.library import MotionLibrary
 
     lib = MotionLibrary.load(a.motion)
@@ -211,17 +214,17 @@ def _eval(a) -> None:
     if a.task:
         return _eval_task(a)
     if a.checkpoint:
-        from skillmimic.learning.hlc import HLCPolicy, is_hlc_checkpoint
+        from skillmimic.policy import ControllerPolicy, is_controller
 
-        if is_hlc_checkpoint(a.checkpoint):  # a high-level controller: its own task and skill policy
-            h = HLCPolicy(a.checkpoint)
+        if is_controller(a.checkpoint):  # a high-level controller: its own task and skill policy
+            h = ControllerPolicy(a.checkpoint)
             a.task, a.llc = h.task, h.llc
             return _eval_task(a, controller=a.checkpoint)
     if not a.checkpoint or not a.motion:
         raise SkillMimicError("eval needs --checkpoint CKPT --motion PATH (or --task NAME --llc CKPT --scripted)")
-    from skillmimic.eval.evaluate import evaluate, format_table, write_json
+    from skillmimic.eval.evaluate import EPISODES, STEPS, evaluate, format_table, write_json
 
-    episodes, steps = a.episodes or 4, a.steps if a.steps is not None else 600
+    episodes, steps = a.episodes or EPISODES, a.steps if a.steps is not None else STEPS
     rep = evaluate(a.checkpoint, a.motion, episodes, steps, a.num_envs, a.device, a.backend, a.mode, a.trials, a.seed)
     print(format_table(rep))
     if a.json:
@@ -231,13 +234,12 @@ def _eval(a) -> None:
 
 def _eval_task(a, controller: str = "scripted") -> None:
     from skillmimic.eval.evaluate import write_json
-    from skillmimic.tasks.evaluate import evaluate_task, format_task_report
+    from skillmimic.eval.tasks import EPISODES, evaluate_task, format_task_report
 
     if controller == "scripted" and (not a.llc or not a.scripted):
         raise SkillMimicError("eval --task NAME needs --llc CKPT (the skill policy) and --scripted (the controller)")
-    steps = a.steps if a.steps is not None else 800
-    episodes = a.episodes or 64
-    r = evaluate_task(a.task, a.llc, a.motion, controller, episodes, steps, a.num_envs, a.seed, 3, a.device, a.backend)
+    episodes = a.episodes or EPISODES
+    r = evaluate_task(a.task, a.llc, a.motion, controller, episodes, a.steps, a.num_envs, a.seed, a.device, a.backend)
     print(format_task_report(r))
     if a.json:
         write_json(r, a.json)
@@ -262,6 +264,11 @@ def _skill_arg(s: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from skillmimic.eval.evaluate import EPISODES, STEPS
+    from skillmimic.eval.tasks import EPISODES as TASK_EPISODES
+    from skillmimic.tasks import TASKS
+    from skillmimic.viewer.keys import KEY_HELP
+
     p = argparse.ArgumentParser(
         prog="skillmimic",
         description="SkillMimic: human-object interaction skills from motion capture, in MuJoCo, with PPO.",
@@ -340,12 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--config", action="append", help="YAML config file or shipped preset (repeatable), e.g. train/fast.yaml"
     )
-    t.add_argument("--task", help="train a high-level controller for this task instead (heading, circling, ...)")
+    t.add_argument("--task", choices=sorted(TASKS), help="train a high-level controller for this task instead")
     t.add_argument("--llc", help="with --task: the skill policy checkpoint the controller drives")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     t.set_defaults(func=_train)
-
-    from skillmimic.viewer.keys import KEY_HELP
 
     pl = sub.add_parser(
         "play",
@@ -375,9 +380,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="success rates and rewards of a policy, per clip and per skill")
     ev.add_argument("--checkpoint", help="a policy checkpoint or exported policy")
     ev.add_argument("--motion", help="clips to start from (with --task: default the skill policy's own)")
-    ev.add_argument("--episodes", type=int, help="episodes per clip (default 4); with --task: episodes (default 64)")
-    ev.add_argument("--steps", type=int, help="control steps per episode (default 600 = 10 s; --task: 800)")
-    ev.add_argument("--task", help="evaluate a high-level task instead: heading, circling, throwing, scoring")
+    ev.add_argument(
+        "--episodes",
+        type=int,
+        help=f"episodes per clip (default {EPISODES}); with --task: episodes (default {TASK_EPISODES})",
+    )
+    ev.add_argument(
+        "--steps", type=int, help=f"control steps per episode (default {STEPS}; --task: the task's episode length)"
+    )
+    ev.add_argument("--task", choices=sorted(TASKS), help="evaluate a high-level task instead")
     ev.add_argument("--llc", help="with --task: the skill policy (low-level controller) checkpoint")
     ev.add_argument("--scripted", action="store_true", help="with --task: the scripted baseline controller")
     ev.add_argument(
@@ -488,6 +499,8 @@ def _bench_args(b) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_process()
+    configure_logging()
     try:
         args = build_parser().parse_args(argv)
         args.func(args)
@@ -498,3 +511,23 @@ def main(argv: list[str] | None = None) -> int:
         print("skillmimic: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def configure_logging() -> None:
+    """The package reports through ``logging`` (``skillmimic.*`` loggers); the command shows their
+    info lines on stdout, with the per-epoch progress lines training prints, and warnings on stderr."""
+    log = logging.getLogger("skillmimic")
+    if not any(isinstance(h, _Console) for h in log.handlers):
+        log.addHandler(_Console())
+        log.setLevel(logging.INFO)
+
+
+class _Console(logging.Handler):
+    """The message alone, to whatever ``sys.stdout`` (info) or ``sys.stderr`` (warnings, errors) is
+    when it is logged (a test's capture, too)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            print(f"warning: {self.format(record)}", file=sys.stderr, flush=True)
+        else:
+            print(self.format(record), flush=True)

@@ -7,8 +7,10 @@ and badly typed values are one-line errors naming the key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import torch
 from omegaconf import OmegaConf
@@ -130,10 +132,10 @@ class HistoryConfig:
 class TaskSection:
     """A high-level controller's task (``skillmimic/tasks/``); None: train a skill policy."""
 
-    name: str | None = None  # heading | circling | throwing | scoring
+    name: str | None = None  # a module of skillmimic/tasks/ (heading, circling, throwing, scoring, ...)
     llc: str | None = None  # the skill policy checkpoint the controller drives
-    llc_steps: int = 3  # control steps per controller action (the controller runs at 20 Hz)
-    episode_length: int = 800  # control steps (13.3 s)
+    llc_steps: int | None = None  # control steps per controller action (None: the task's CONFIG, 3 = 20 Hz)
+    episode_length: int | None = None  # control steps (None: the task's CONFIG, 800 = 13.3 s)
 
 
 @dataclass
@@ -212,7 +214,9 @@ def _error(e: OmegaConfBaseException, where: str, key: str | None = None) -> Ski
     return SkillMimicError(f"{where}: bad config key {key!r}: {msg}" if key else f"{where}: {msg}")
 
 
-def load_config(files: list[str | Path] = (), overrides: list[str] = (), base: dict | None = None) -> TrainConfig:
+def load_config(
+    files: Sequence[str | Path] = (), overrides: Sequence[str] = (), base: dict | None = None
+) -> TrainConfig:
     """Schema defaults <- ``base`` (e.g. a saved run's config) <- YAML files <- ``key=value`` overrides."""
     cfg = OmegaConf.structured(TrainConfig)
     if base is not None:
@@ -241,7 +245,7 @@ def load_config(files: list[str | Path] = (), overrides: list[str] = (), base: d
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([o]))
         except OmegaConfBaseException as e:
             raise _error(e, "command line", o.split("=", 1)[0]) from None
-    out: TrainConfig = OmegaConf.to_object(cfg)
+    out = cast(TrainConfig, OmegaConf.to_object(cfg))
     _validate(out)
     return out
 
@@ -294,7 +298,11 @@ def _validate(c: TrainConfig) -> None:
         ),
         (c.stf.noise >= 0 and c.stf.noise_getup >= 0, "stf.noise/noise_getup", "non-negative"),
         (0 <= c.ats.alpha <= 1, "ats.alpha", "a number in [0, 1]"),
-        (c.task.llc_steps >= 1 and c.task.episode_length >= 1, "task.llc_steps/episode_length", "at least 1"),
+        (
+            all(v is None or v >= 1 for v in (c.task.llc_steps, c.task.episode_length)),
+            "task.llc_steps/episode_length",
+            "at least 1 (or null: the task's own)",
+        ),
         (c.ats.period >= 0 and c.ats.image_every >= 0, "ats.period/image_every", "0 or a positive count"),
     ]
     for ok, key, expected in checks:
@@ -307,7 +315,7 @@ def to_yaml(c: TrainConfig) -> str:
 
 
 def to_dict(c: TrainConfig) -> dict:
-    return OmegaConf.to_container(OmegaConf.structured(c))
+    return cast(dict, OmegaConf.to_container(OmegaConf.structured(c)))
 
 
 def resolve_device(cfg: TrainConfig) -> TrainConfig:

@@ -350,7 +350,7 @@ def _exclude_close_pairs(spec: mujoco.MjSpec) -> None:
 
 def _add_humanoid(spec: mujoco.MjSpec, cfg: SceneConfig, prefix: str = "", ghost: bool = False) -> None:
     """The 53 bodies with their hinges and geoms; a ghost is a translucent copy that collides with nothing."""
-    bodies = {}
+    bodies: dict[str, mujoco.MjsBody] = {}
     for b in BODIES:
         parent = spec.worldbody if b.parent is None else bodies[b.parent]
         body = parent.add_body(name=prefix + b.name, pos=b.offset)

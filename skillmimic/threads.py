@@ -7,14 +7,14 @@ holds one of the two cores of a small machine, each of the thousands of small op
 then waits for a descheduled thread while its partner burns the other core. Measured on the
 2-core development machine next to other training runs: the main job fell from ~650 to ~30
 samples/s with two spinning torch threads, a PPO minibatch step from 21 ms (one thread) to
-430 ms. With passive waiting (``skillmimic/__init__.py`` sets ``OMP_WAIT_POLICY=PASSIVE`` before
+430 ms. With passive waiting (``skillmimic/process.py`` sets ``OMP_WAIT_POLICY=PASSIVE`` before
 torch is imported) two threads cost the same as one under contention and are faster when the
 machine is idle. MuJoCo C's workers are plain Python threads that release the GIL: with a core
 taken they merely share the other one.
 
 Rule (``device`` cpu): MuJoCo C gets ``sim_threads`` workers (0: one per core). torch gets one
 intra-op thread per core when OpenMP waits passively, one thread when it spins (torch imported
-before skillmimic, or a spin policy chosen) on machines of up to four cores, and half the cores
+before ``configure_process``, or a spin policy chosen) on machines of up to four cores, and half the cores
 on larger ones (not measured yet). ``SKILLMIMIC_TORCH_THREADS`` or ``OMP_NUM_THREADS`` wins.
 On CUDA torch's CPU pool only runs bookkeeping; it is left alone.
 
@@ -33,6 +33,16 @@ TORCH_THREADS_ENV = "SKILLMIMIC_TORCH_THREADS"
 _configured: tuple[str, int, int] | None = None
 
 
+def _waits_passively(env) -> bool:
+    if "GOMP_SPINCOUNT" in env:
+        return env["GOMP_SPINCOUNT"].strip() == "0"
+    return env.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE"
+
+
+# libgomp read the environment when torch loaded, just before this module: what it holds now is it
+OPENMP_WAITS_PASSIVELY = _waits_passively(os.environ)
+
+
 def cpu_cores() -> int:
     """Cores this process may run on (the affinity mask, e.g. a container's CPU set)."""
     try:
@@ -45,9 +55,7 @@ def default_torch_threads(cores: int, passive: bool | None = None) -> int:
     """Intra-op threads for CPU training on ``cores`` cores (see the module docstring);
     ``passive``: whether torch's OpenMP threads wait passively (default: as this process runs)."""
     if passive is None:
-        import skillmimic
-
-        passive = skillmimic.OPENMP_WAITS_PASSIVELY
+        passive = OPENMP_WAITS_PASSIVELY
     if cores <= 4:
         return cores if passive else 1
     return cores // 2

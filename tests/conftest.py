@@ -1,19 +1,34 @@
-"""Shared fixtures. Real data comes from $SKILLMIMIC_DATA (``.ci/run`` points it at the shared set)."""
+"""Shared fixtures. Real data comes from $SKILLMIMIC_DATA (``.ci/run`` points it at the shared set).
+
+Markers (``pytest.ini``): ``slow`` by hand, on tests that take more than ~1.5 s on the 2-core dev box;
+``needs_data`` on every test that reaches the data through a fixture (here) or names a dataset (by hand).
+"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
-import torch
+from skillmimic.process import configure_process
 
-from skillmimic.motion.datasets import data_root
+configure_process()  # as the command does, before torch and MuJoCo load (offscreen rendering: EGL)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from skillmimic.motion.datasets import data_root  # noqa: E402
+
+DATA_FIXTURES = {"data_dir", "ballplay", "library", "trained", "dribble_llc"}
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: longer tests (real training or many simulation steps); CI runs them")
     torch.set_num_threads(2)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.needs_data)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from skillmimic.envs.actions import ActionMap, skill_finger_pose
 from skillmimic.envs.imitation import ImitationEnv
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import BODY_DOFS, BODY_NAMES, FINGER_DOFS, NUM_DOFS
-from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
-from skillmimic.learning.policy import Policy
 from skillmimic.motion import MotionLibrary
+from skillmimic.policy import SkillPolicy
+from skillmimic.policy.checkpoint import atomic_save, load_checkpoint
 from skillmimic.sim.factory import make_simulator
 from skillmimic.viewer.play import Playback
 
@@ -27,6 +27,7 @@ def test_finger_and_body_hinges_partition_the_156():
     assert all(3 * (BODY_NAMES.index(w) - 1) in BODY_DOFS for w in ("L_Wrist", "R_Wrist"))
 
 
+@pytest.mark.slow
 def test_skill_finger_pose_is_each_skills_mean_over_valid_frames(library):
     pose = skill_finger_pose(library)
     assert pose.shape == (64, 90)
@@ -74,6 +75,7 @@ def test_held_fingers_reach_the_skill_pose_in_simulation(ballplay):
     assert err < 0.05 and target.abs().mean() > 0.08
 
 
+@pytest.mark.slow
 def test_train_resume_eval_and_play_carry_the_finger_pose(tmp_path, ballplay, capsys):
     motion = str(ballplay / "layup")
     args = ["--motion", motion, "--num-envs", "4", "--epochs", "1", "--run", "f", f"runs_dir={tmp_path}"]
@@ -89,7 +91,7 @@ def test_train_resume_eval_and_play_carry_the_finger_pose(tmp_path, ballplay, ca
     # the table travels with the policy: playback holds the checkpoint's pose, not one from the clips
     marked = {**state, "skillmimic": {**meta, "finger_pose": torch.full((64, 90), 0.3)}}
     atomic_save(marked, tmp_path / "marked.pth")
-    assert torch.equal(Policy(tmp_path / "marked.pth").finger_pose, torch.full((64, 90), 0.3))
+    assert torch.equal(SkillPolicy(tmp_path / "marked.pth").finger_pose, torch.full((64, 90), 0.3))
     playback = Playback(str(tmp_path / "marked.pth"), motion, None, 0.1, ghost=False)
     playback.step()
     assert playback.env.num_actions == 66 and bool((playback.env.actions.finger_pose == 0.3).all())
@@ -100,7 +102,7 @@ def test_train_resume_eval_and_play_carry_the_finger_pose(tmp_path, ballplay, ca
     del state["skillmimic"]["finger_pose"]
     atomic_save(state, tmp_path / "bad.pth")
     with pytest.raises(SkillMimicError, match="finger pose"):
-        Policy(tmp_path / "bad.pth")
+        SkillPolicy(tmp_path / "bad.pth")
 
 
 def test_unknown_finger_mode_is_a_config_error():
@@ -108,6 +110,7 @@ def test_unknown_finger_mode_is_a_config_error():
         load_config([], ["env.fingers=hands"])
 
 
+@pytest.mark.slow
 def test_a_controller_drives_a_skill_policy_with_held_fingers(dribble_llc, tmp_path, capsys):
     """The task env takes the skill policy's finger mode and table (66 actions in, 156 targets out)."""
     motion, _ = dribble_llc

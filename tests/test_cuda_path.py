@@ -33,7 +33,8 @@ def test_no_gc_pauses_and_restores_the_collector():
         gc.enable()
 
 
-def test_failed_capture_falls_back_to_eager_with_a_warning(capsys):
+@pytest.mark.slow
+def test_failed_capture_falls_back_to_eager_with_a_warning(caplog):
     sim = make_simulator("mjwarp", 2, "cpu")
     assert sim.use_graphs is False and sim._torch_stream is None  # no capture on the CPU
     calls = []
@@ -45,8 +46,8 @@ def test_failed_capture_falls_back_to_eager_with_a_warning(capsys):
 
     sim.use_graphs = True  # pretend: as on CUDA
     sim._launch("step", physics)
-    err = capsys.readouterr().err
-    assert "capture of 'step' failed" in err and "sim.graph=false" in err
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "capture of 'step' failed" in warning.getMessage() and "sim.graph=false" in warning.getMessage()
     assert sim.use_graphs is False and len(calls) == 2  # the work still ran, eagerly
     sim._launch("step", physics)
     assert len(calls) == 3

@@ -3,19 +3,21 @@
 import json
 
 import imageio.v2 as imageio
+import pytest
 import torch
 
 from skillmimic.cli import main
 from skillmimic.eval.criteria import SKILL_CRITERION
 from skillmimic.eval.evaluate import METRICS, _Runner
-from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
-from skillmimic.learning.policy import load_policy
 from skillmimic.motion import MotionLibrary
+from skillmimic.policy import load_policy
+from skillmimic.policy.checkpoint import atomic_save, load_checkpoint
 from skillmimic.skills import SKILLS
 from skillmimic.viewer.keys import skill_for_key
 from skillmimic.viewer.play import Playback
 
 
+@pytest.mark.slow
 def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
     motion, ckpt = trained
     out = tmp_path / "eval.json"
@@ -45,13 +47,22 @@ def test_eval_reports_every_metric_for_every_skill(trained, tmp_path, capsys):
     assert set(rep["skills"]) == {"031", "011", "004"}
     for sid, r in rep["skills"].items():
         assert set(METRICS) <= set(r) and r["criterion"] == SKILL_CRITERION[int(sid)] and r["episodes"] == 2
-        assert 0.0 <= r["success_rate"] <= 1.0 and 0.0 <= r["fall_rate"] <= 1.0 and 1 <= r["mean_episode_length"] <= 40
+        for rate in ("success_rate", "upstream_success_rate", "fall_rate"):
+            assert 2 * r[rate] == pytest.approx(round(2 * r[rate]))  # a count of its 2 episodes
+        assert 1 <= r["mean_episode_length"] <= 40
+        # one clip per skill here: the skill's row is its clip's
+        (clip,) = [c for c in rep["clips"] if c["skill_id"] == int(sid)]
+        assert {m: clip[m] for m in METRICS} == {m: r[m] for m in METRICS}
     assert len(rep["clips"]) == 3 and all(set(METRICS) <= set(c) for c in rep["clips"])
     assert rep["overall"]["episodes"] == 6
+    for m in ("success_rate", "fall_rate", "mean_episode_length"):  # equal episodes per skill: the mean
+        mean = sum(r[m] for r in rep["skills"].values()) / 3
+        assert rep["overall"][m] == pytest.approx(mean, abs=0.01)
     # what re-running the eval needs; the batch size can change float rounding, so it is recorded too
     assert (rep["episodes_per_clip"], rep["steps"], rep["num_envs"], rep["seed"]) == (2, 40, 4, 0)
 
 
+@pytest.mark.slow
 def test_eval_all_modes_reports_sr_ensr_tsr_and_nr(trained, tmp_path, capsys):
     motion, ckpt = trained
     out = tmp_path / "eval.json"
@@ -101,6 +112,7 @@ def test_tsr_episode_starts_in_the_source_skill_and_is_judged_as_the_target(trai
     assert criteria == [SKILL_CRITERION[4], SKILL_CRITERION[11]]
 
 
+@pytest.mark.slow
 def test_play_video_has_the_expected_frames(trained, tmp_path, capsys):
     motion, ckpt = trained
     video = tmp_path / "play.mp4"
@@ -152,14 +164,16 @@ def test_eval_counts_touches_without_the_training_touch_distance(trained, tmp_pa
     state = load_checkpoint(ckpt)
     state["skillmimic"]["config"]["scene"]["ball_touch_distance"] = 0.005
     atomic_save(state, tmp_path / "touch.pth")
-    policy, cfg = load_policy(str(tmp_path / "touch.pth"), "cpu", "mujoco")
+    policy = load_policy(str(tmp_path / "touch.pth"), "cpu", "mujoco")
+    cfg = policy.config
     lib = MotionLibrary.load(motion)
-    runner = _Runner(lib, policy, cfg, cfg.env.rollout(10), 10, 2)
+    runner = _Runner(lib, policy, 10, 2)
     assert cfg.scene.ball_touch_distance == 0.005 and runner.env.sim.scene.ball_touch_distance == 0.0
     playback = Playback(str(tmp_path / "touch.pth"), str(motion), None, 0.1, ghost=False)
     assert playback.env.sim.scene.ball_touch_distance == 0.005
 
 
+@pytest.mark.slow
 def test_eval_scores_nr_with_the_default_reward_whatever_the_policy_trained_with(trained, tmp_path):
     """NR compares across runs: a policy trained with other reward weights gets the same NR."""
     from skillmimic.eval.evaluate import evaluate
@@ -173,6 +187,7 @@ def test_eval_scores_nr_with_the_default_reward_whatever_the_policy_trained_with
     assert plain == reweighted and 0 < plain["normalized_reward"] < 1
 
 
+@pytest.mark.slow
 def test_play_dataset(trained, tmp_path, capsys):
     motion, _ = trained
     video = tmp_path / "ref.mp4"

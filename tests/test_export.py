@@ -12,9 +12,10 @@ from skillmimic.cli import main
 from skillmimic.config import load_config
 from skillmimic.envs.observations import OBS_SIZE
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
-from skillmimic.learning.export import export_policy, is_critic
-from skillmimic.learning.policy import Policy, build_model
+from skillmimic.learning.export import export_policy
+from skillmimic.policy import SkillPolicy
+from skillmimic.policy.checkpoint import atomic_save, is_critic, load_checkpoint
+from skillmimic.policy.skill import build_model
 
 
 class _Payload:
@@ -54,7 +55,7 @@ def test_a_malicious_checkpoint_is_refused_and_runs_nothing(trained, tmp_path, c
             load_checkpoint(path)
         assert refusal in str(e.value) and "posix.system" in str(e.value) and len(str(e.value).splitlines()) == 1
     with pytest.raises(SkillMimicError, match="refusing to load"):
-        Policy(evil)
+        SkillPolicy(evil)
     for argv in (
         ["eval", "--checkpoint", str(evil), "--motion", str(motion)],
         ["play", "--checkpoint", str(evil), "--motion", str(motion), "--video", str(tmp_path / "x.mp4")],
@@ -88,6 +89,7 @@ def test_what_we_save_is_plain_data(trained, tmp_path):
     assert y["a"] == 1.5 and torch.equal(y["b"], torch.arange(3))
 
 
+@pytest.mark.slow
 def test_exported_policy_acts_like_its_checkpoint(trained, tmp_path, capsys):
     motion, ckpt = trained
     out, half = tmp_path / "policies" / "p.pth", tmp_path / "policies" / "p16.pth"
@@ -110,7 +112,7 @@ def test_exported_policy_acts_like_its_checkpoint(trained, tmp_path, capsys):
     assert raw16["a2c_network.mu.weight"].dtype == torch.float16
     assert raw16["running_mean_std.running_var"].dtype == raw["model"]["running_mean_std.running_var"].dtype
 
-    original, exported, exported16 = Policy(ckpt), Policy(out), Policy(half)
+    original, exported, exported16 = SkillPolicy(ckpt), SkillPolicy(out), SkillPolicy(half)
     assert exported.exported and not original.exported and exported.epoch == original.epoch
     assert exported.skills == original.skills
     assert next(exported16.model.parameters()).dtype == torch.float32
@@ -177,10 +179,11 @@ def test_export_of_the_upstream_network_fits_in_10_mb(trained, tmp_path):
     print(f"compact resumable (actor + critic, fp16): {res['bytes'] / 1e6:.1f} MB")
     assert res["bytes"] <= 10e6 and res["bytes"] < big.stat().st_size / 4
     obs = torch.randn(16, OBS_SIZE, generator=torch.Generator().manual_seed(1))
-    a = Policy(big).act(obs)
-    assert torch.equal(Policy(out).act(obs), a) and torch.allclose(Policy(half).act(obs), a, atol=1e-2)
+    a = SkillPolicy(big).act(obs)
+    assert torch.equal(SkillPolicy(out).act(obs), a) and torch.allclose(SkillPolicy(half).act(obs), a, atol=1e-2)
 
 
+@pytest.mark.slow
 def test_compact_resumable_file_round_trips_and_a_new_run_continues_its_actor(trained, tmp_path, capsys):
     motion, ckpt = trained
     src = load_checkpoint(ckpt)
@@ -201,7 +204,7 @@ def test_compact_resumable_file_round_trips_and_a_new_run_continues_its_actor(tr
     assert (state["epoch"], state["frame"]) == (src["epoch"], src["frame"])
     # it plays like any exported policy
     obs = torch.randn(4, OBS_SIZE, generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(Policy(res).act(obs), Policy(ckpt).act(obs), atol=1e-2)
+    assert torch.allclose(SkillPolicy(res).act(obs), SkillPolicy(ckpt).act(obs), atol=1e-2)
 
     # a new run from it: same config (but what is overridden), the counters go on, and with a zero
     # learning rate the actor stays exactly the file's (fp16 values read back as float32)

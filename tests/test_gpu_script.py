@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from skillmimic.learning.checkpoint import load_checkpoint
+from skillmimic.policy.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,16 @@ def test_gpu_script_dry_run(tmp_path):
     )
     assert res["sim-eager"][0]["graph"] is False and res["env-8"]["env_steps_per_s"] > 0
     assert res["train_epochs"] and res["train_epochs"][-1].startswith("epoch ")
-    assert 0.0 <= res["eval"]["normalized_reward"] <= 1.0 and res["eval"]["episodes"] == 2
+    assert res["eval"]["episodes"] == 2
+    # the exported policy acts as the run's checkpoint: the same eval of the checkpoint scores the same
+    from skillmimic.eval.evaluate import evaluate
+
+    ev = json.loads((out / "eval.json").read_text())
+    last = tmp_path / "work" / "runs" / "gpu_layup" / "nn" / "last.pth"
+    again = evaluate(
+        str(last), ev["motion"], ev["episodes_per_clip"], ev["steps"], ev["num_envs"], "cpu", ev["backend"]
+    )
+    assert 0.0 < again["overall"]["normalized_reward"] == res["eval"]["normalized_reward"] < 1.0
     files = sorted(f.name for f in out.rglob("*") if f.is_file())
     assert files == ["eval.json", "gpu.json", "layup.pth", "log.txt", "train.tfevents"]
     assert (out / "layup.pth").stat().st_size < 10 * 2**20

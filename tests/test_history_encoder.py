@@ -1,5 +1,6 @@
 """SkillMimic-V2 history encoder: windows, dataset split, short training, file format, cache, CLI."""
 
+import logging
 import shutil
 
 import pytest
@@ -7,18 +8,20 @@ import torch
 
 from skillmimic.cli import main
 from skillmimic.envs.history import FRAME_SIZE, WINDOW, frame_state, history_windows
-from skillmimic.errors import SkillMimicError
-from skillmimic.learning.history_encoder import (
+from skillmimic.envs.history_encoder import (
     EMBED,
     HistoryEncoder,
-    NextStatePredictor,
     encoder_from_state,
     encoder_state,
+    load_encoder,
+    save_encoder,
+)
+from skillmimic.errors import SkillMimicError
+from skillmimic.learning.history_encoder import (
+    NextStatePredictor,
     history_dataset,
     history_key,
-    load_encoder,
     load_or_train,
-    save_encoder,
     train_history_encoder,
 )
 from skillmimic.motion import MotionLibrary
@@ -145,14 +148,16 @@ def test_file_round_trip_and_refusal(tmp_path, lib):
         load_encoder(tmp_path / "none.pt")
 
 
-def test_load_or_train_caches(tmp_path, lib, capsys):
+def test_load_or_train_caches(tmp_path, lib, caplog):
+    caplog.set_level(logging.INFO, logger="skillmimic")
     key = history_key(lib, epochs=1)
     assert key != history_key(lib) and key != history_key(lib, epochs=1, seed=1) and len(key) == 16
     a = load_or_train(lib, tmp_path, epochs=1)
-    assert "trained history encoder" in capsys.readouterr().out
+    assert "trained history encoder" in caplog.text
     assert list(tmp_path.iterdir()) == [tmp_path / f"hist-{key}.pt"]
+    caplog.clear()
     b = load_or_train(lib, tmp_path, epochs=1)
-    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+    assert [r.getMessage() for r in caplog.records] == [f"history encoder: {tmp_path / f'hist-{key}.pt'}"]
     assert torch.equal(a.out.weight, b.out.weight)
 
 

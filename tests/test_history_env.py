@@ -1,13 +1,14 @@
 """The env's history ring buffer and the encoder's embedding in the observation; one per-frame state
 for offline training and run time."""
 
+import pytest
 import torch
 
 from skillmimic.envs.history import FRAME_SIZE, WINDOW, frame_state, history_windows
+from skillmimic.envs.history_encoder import HistoryEncoder
 from skillmimic.envs.imitation import ImitationEnv
 from skillmimic.envs.observations import obs_layout, obs_size
 from skillmimic.envs.sampling import FixedStartSampler
-from skillmimic.learning.history_encoder import HistoryEncoder
 from skillmimic.motion import MotionLibrary
 from skillmimic.sim.factory import make_simulator
 
@@ -64,6 +65,7 @@ def test_history_after_reset_and_after_steps(ballplay):
         torch.testing.assert_close(obs[:, 882:], env.encoder(hist))
 
 
+@pytest.mark.slow
 def test_streamed_embedding_equals_the_encoder_at_every_step(ballplay):
     """The env updates the encoder's layers per frame; the result must be the full forward pass,
     through resets (some envs refilled) and wrap-arounds of the ring."""

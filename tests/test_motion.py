@@ -2,6 +2,7 @@ import json
 
 import mujoco
 import numpy as np
+import pytest
 import torch
 
 from skillmimic import rotations as rot
@@ -117,6 +118,7 @@ def test_explicit_skill_label(ballplay):
     assert lib.skill_ids.tolist() == [13] and lib.skill_names == ["dribble_forward"]
 
 
+@pytest.mark.slow
 def test_ball_retargeting_meets_the_hands(library, ballplay):
     from skillmimic.motion.retarget import CLEARANCE, TOUCH_DEPTH, hand_ball_distance
 
@@ -143,3 +145,20 @@ def test_ball_retargeting_meets_the_hands(library, ballplay):
         f"{(before.min(dim=1).values[contact] < 0).float().mean():.2%}"
     )
     assert moved.median() < 0.02
+
+
+def test_motion_folder_of_symlinks_loads(ballplay, tmp_path):
+    """A motion folder assembled from links (to skill folders, to single clips) loads what they point
+    to; a link back up the tree is walked once."""
+    mix = tmp_path / "mix"
+    mix.mkdir()
+    (mix / "layup").symlink_to(ballplay / "layup", target_is_directory=True)
+    one = sorted((ballplay / "pass").glob("*.pt"))[0]
+    (mix / one.name).symlink_to(one)
+    (mix / "layup_again").mkdir()
+    (mix / "layup_again" / "up").symlink_to(mix, target_is_directory=True)  # a cycle
+    layups = MotionLibrary.load(ballplay / "layup")
+    lib = MotionLibrary.load(mix)
+    assert lib.num_clips == layups.num_clips + 1
+    assert sorted(set(lib.skill_ids.tolist())) == [4, 31]
+    assert lib.num_frames == layups.num_frames + len(read_ballplay(one).root_pos)

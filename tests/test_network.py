@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from skillmimic import threads
-from skillmimic.learning import network
+from skillmimic.policy import network
 
 
 @pytest.mark.skipif(not network.ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
@@ -62,10 +62,10 @@ def test_configure_threads(monkeypatch):
         monkeypatch.delenv(threads.TORCH_THREADS_ENV, raising=False)
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         monkeypatch.setattr(threads, "cpu_cores", lambda: 2)
-        monkeypatch.setattr("skillmimic.OPENMP_WAITS_PASSIVELY", False)
+        monkeypatch.setattr("skillmimic.threads.OPENMP_WAITS_PASSIVELY", False)
         assert threads.configure_threads("cpu", 0) == 2  # MuJoCo C: one worker per core
         assert torch.get_num_threads() == 1  # torch: one thread on a small machine while OpenMP spins
-        monkeypatch.setattr("skillmimic.OPENMP_WAITS_PASSIVELY", True)
+        monkeypatch.setattr("skillmimic.threads.OPENMP_WAITS_PASSIVELY", True)
         threads.configure_threads("cpu", 0)
         assert torch.get_num_threads() == 2  # one per core when it waits passively
         assert threads.configure_threads("cpu", 3) == 3

@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from skillmimic.cli import main
+from skillmimic.envs.task_env import TaskState
+from skillmimic.tasks import TASKS, circling, heading, scoring, throwing
 from skillmimic.viewer.keys import GOAL_STEP, KEYS, shortcut_flags, wrap_help
-from skillmimic.viewer.markers import add_markers, task_markers
+from skillmimic.viewer.markers import add_markers
 from skillmimic.viewer.video import fit_distance
 
 
@@ -33,6 +35,7 @@ def controller(dribble_llc, tmp_path_factory):
     return motion, llc, root / "hlc" / "nn" / "last.pth"
 
 
+@pytest.mark.slow
 def test_play_controller_video_shows_the_goal_marker(controller, tmp_path):
     _, _, hlc = controller
     video = tmp_path / "task.mp4"
@@ -55,8 +58,9 @@ def test_play_controller_video_shows_the_goal_marker(controller, tmp_path):
     assert min(seen) > 20, f"the goal marker is missing from some frames: green pixels per frame {seen}"
 
 
+@pytest.mark.slow
 def test_markers_are_drawn_at_the_goal_and_goal_keys_move_it(controller):
-    from skillmimic.tasks.task_env import BODY_OBS
+    from skillmimic.envs.task_env import BODY_OBS
     from skillmimic.viewer.play import TaskPlayback
     from skillmimic.viewer.video import OffscreenRenderer
 
@@ -90,24 +94,34 @@ def test_markers_are_drawn_at_the_goal_and_goal_keys_move_it(controller):
 
 
 def test_task_markers_for_every_task():
-    heading = task_markers("heading", {"goal": np.array([3.0, 4.0])}, (0, 0))
-    assert heading[0].pos == (3.0, 4.0, 1.0) and heading[0].end is None  # the ball's target, 1 m up
-    circle = task_markers("circling", {"centre": np.array([1.0, 2.0]), "radius": np.float32(3.0)}, (0, 0))
+    # every registered task draws its goal and keeps it in the camera's view
+    state = TaskState(*(torch.zeros(2, k) for k in (3, 4, 3, 3, 3)), torch.zeros(2, dtype=torch.bool))
+    state.root_rot[:, 0] = 1.0
+    for name, task in TASKS.items():
+        goal = {k: v[0].numpy() for k, v in task.sample(state, torch.Generator().manual_seed(0)).items()}
+        marks, focus = task.markers(goal, (0.5, -1.0)), np.asarray(task.focus(goal, (0.5, -1.0)))
+        assert marks and all(len(m.pos) == 3 for m in marks), name
+        assert focus.ndim == 2 and focus.shape[1] == 3 and np.isfinite(focus).all(), name
+    marks = heading.markers({"goal": np.array([3.0, 4.0])}, (0, 0))
+    assert marks[0].pos == (3.0, 4.0, 1.0) and marks[0].end is None  # the ball's target, 1 m up
+    circle = circling.markers({"centre": np.array([1.0, 2.0]), "radius": np.float32(3.0)}, (0, 0))
     assert circle[0].pos[:2] == (1.0, 2.0)
     ring_points = np.array([m.pos for m in circle[1:]])
     np.testing.assert_allclose(np.linalg.norm(ring_points[:, :2] - [1.0, 2.0], axis=1), 3.0, atol=1e-6)
-    hoop = task_markers("scoring", {"goal": np.array([-2.0, 5.0])}, (0, 0))
+    hoop = scoring.markers({"goal": np.array([-2.0, 5.0])}, (0, 0))
     rim = np.array([m.pos for m in hoop if m.end is not None and m.pos[2] == m.end[2]])
     assert len(rim) >= 12 and np.allclose(rim[:, 2], 2.5)  # the hoop: a ring 2.5 m above the goal
-    assert task_markers("throwing", {}, (0.5, -1.0))[0].pos == (0.5, -1.0, 2.5)
+    assert throwing.markers({}, (0.5, -1.0))[0].pos == (0.5, -1.0, 2.5)
+    heading_marks = marks
     # all of them fit a scene and are drawn as geoms there
     model = mujoco.MjModel.from_xml_string("<mujoco><worldbody/></mujoco>")
     scene = mujoco.MjvScene(model, maxgeom=200)
-    assert add_markers(scene, heading + circle + hoop) == scene.ngeom == len(heading + circle + hoop)
+    assert add_markers(scene, heading_marks + circle + hoop) == scene.ngeom == len(heading_marks + circle + hoop)
     small = mujoco.MjvScene(model, maxgeom=5)
     assert add_markers(small, circle) == 5  # no more than fit
 
 
+@pytest.mark.slow
 def test_play_refuses_skill_options_for_a_controller(controller, capsys):
     _, _, hlc = controller
     assert main(["play", "--checkpoint", str(hlc), "--skill", "11", "--video", "x.mp4"]) == 2
@@ -130,3 +144,97 @@ def test_fit_distance_keeps_far_points_in_view():
     far = fit_distance(np.array([[4.0, 0, 0], [-4.0, 0, 0]]), np.zeros(3), 45.0)
     assert far == pytest.approx(1.2 * 4.0 / np.tan(np.radians(22.5)))
     assert fit_distance(np.array([[100.0, 0, 0]]), np.zeros(3), 45.0) == 30.0
+
+
+THROWAWAY = '''
+"""A task from one module: get the ball to a spot 1 m ahead of the start."""
+import torch
+
+from skillmimic.skills import skill_id
+from skillmimic.tasks.common import Marker, TaskConfig, cleared, local_target, point
+
+NAME = "spot"
+CONFIG = TaskConfig(episode_length=30)
+SKILLS = tuple(skill_id(n) for n in ("dribble_right", "dribble_forward", "dribble_left"))
+OBS_SIZE = 4
+MOVABLE = "goal"
+
+
+def sample(s, gen):
+    goal = s.root_pos[:, :2] + torch.tensor([1.0, 0.0])
+    return {"goal": goal, "success": cleared(len(goal), goal.device)}
+
+
+def observe(s, t):
+    return local_target(s.root_pos, s.root_rot, t["goal"])
+
+
+def reward(s, t):
+    return torch.exp(-(s.ball_pos[:, :2] - t["goal"]).norm(dim=1))
+
+
+def advance(s, t):
+    return {**t, "success": t["success"] | ((s.ball_pos[:, :2] - t["goal"]).norm(dim=1) < 0.3)}
+
+
+def scripted(task_obs):
+    return torch.ones(len(task_obs), dtype=torch.long)  # always dribble forward
+
+
+def markers(goal, start_xy):
+    return [Marker((float(goal["goal"][0]), float(goal["goal"][1]), 0.5), 0.2)]
+
+
+def focus(goal, start_xy):
+    return [point(goal["goal"], 0.5)]
+'''
+
+
+@pytest.mark.slow
+def test_a_task_added_as_one_module_reaches_the_cli_task_eval_and_viewer(controller, tmp_path, monkeypatch):
+    import importlib.util
+
+    from skillmimic import tasks
+    from skillmimic.cli import build_parser
+    from skillmimic.eval.tasks import evaluate_task
+    from skillmimic.policy.checkpoint import atomic_save, load_checkpoint
+    from skillmimic.viewer.play import TaskPlayback
+
+    _, llc, hlc = controller
+    (tmp_path / "spot.py").write_text(THROWAWAY)
+    spec = importlib.util.spec_from_file_location("spot", tmp_path / "spot.py")
+    spot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(spot)
+    monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))  # the registry as it was, after the test
+    assert tasks.register(spot) is spot and tasks.get_task("spot") is spot
+
+    # the CLI offers it
+    a = build_parser().parse_args(["eval", "--task", "spot", "--llc", str(llc), "--scripted"])
+    assert a.task == "spot"
+    # task eval runs its scripted controller (always forward) for its own episode length
+    r = evaluate_task("spot", str(llc), episodes=2, num_envs=2, device="cpu", backend="mujoco")
+    assert r["task"] == "spot" and r["steps"] == 30
+    assert r["skill_usage"] == {"012 dribble_right": 0.0, "013 dribble_forward": 1.0, "011 dribble_left": 0.0}
+    # the viewer draws its markers and frames its focus (a controller trained on heading, relabelled:
+    # the same skills and observation size)
+    state = load_checkpoint(hlc)
+    state["skillmimic"]["task"] = state["skillmimic"]["config"]["task"]["name"] = "spot"
+    atomic_save(state, tmp_path / "spot.pth")
+    pb = TaskPlayback(str(tmp_path / "spot.pth"), None, seconds=0.1, device="cpu", backend="mujoco")
+    goal = pb.goal()["goal"]
+    assert pb.task is spot and pb.markers() == [spot.Marker((float(goal[0]), float(goal[1]), 0.5), 0.2)]
+    assert pb.focus().tolist()[1] == [float(goal[0]), float(goal[1]), 0.5]
+    assert pb.on_key(76).startswith("goal (")  # its MOVABLE goal moves
+
+
+def test_a_task_module_missing_a_part_is_refused(tmp_path):
+    import types
+
+    from skillmimic import tasks
+    from skillmimic.errors import SkillMimicError
+
+    half = types.ModuleType("half")
+    half.NAME, half.SKILLS = "half", (13,)
+    with pytest.raises(SkillMimicError, match="task module half: missing OBS_SIZE, CONFIG"):
+        tasks.register(half)
+    assert "half" not in tasks.TASKS

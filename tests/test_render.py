@@ -1,8 +1,10 @@
 import imageio.v2 as imageio
+import pytest
 
 from skillmimic.cli import main
 
 
+@pytest.mark.slow
 def test_data_render_writes_playable_mp4(tmp_path, ballplay, capsys):
     video = tmp_path / "pass.mp4"
     assert (

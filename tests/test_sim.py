@@ -23,6 +23,7 @@ def _pair(n, **cfg):
     return {b: make_simulator(b, n, "cpu", cfg=SimConfig(**cfg)) for b in BACKENDS}
 
 
+@pytest.mark.slow
 def test_parity_standing_pose():
     sims = _pair(2)
     start = standing_state(2)
@@ -43,6 +44,7 @@ def test_parity_standing_pose():
     assert sims["mujoco"].state().dof_pos[1].abs().max() > 0.3
 
 
+@pytest.mark.slow
 def test_parity_contact_rich_clip_frames(layup):
     """Four layup frames (ball in hand, dribble, release), tracking the clip with PD targets.
 
@@ -71,6 +73,7 @@ def test_parity_contact_rich_clip_frames(layup):
     assert worst.max() < 5e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_reset_subset_leaves_others_bit_identical(backend, layup):
     n = 3
@@ -91,6 +94,7 @@ def test_reset_subset_leaves_others_bit_identical(backend, layup):
     assert not torch.equal(a.qpos[1], b.qpos[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_nan_world_is_flagged_and_recovers(backend):
     n = 3
@@ -148,6 +152,7 @@ def test_contact_readout_constructed_cases(backend):
     assert not c.body_any[:, body_index("Head")].any()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("body_solref", [None, DAMPED])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_ball_touch_distance_counts_near_contacts_and_leaves_the_physics_alone(backend, body_solref, layup):
@@ -185,6 +190,7 @@ def test_ball_touch_distance_counts_near_contacts_and_leaves_the_physics_alone(b
     assert torch.allclose(a.dof_pos, b.dof_pos, atol=1e-4) and torch.allclose(a.ball_pos, b.ball_pos, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_damped_ball_body_contacts_take_the_rebound_out_of_the_body_only():
     """A ball dropped 0.3 m onto the head (world 0) and onto the floor (world 1): with
     ``ball_body_solref`` the head's rebound drops, the floor's bounce is unchanged, on both backends."""

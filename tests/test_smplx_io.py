@@ -131,6 +131,7 @@ def test_joint_table_keeps_the_tree():
     assert used == [j for j in range(55) if j not in (22, 23, 24)]
 
 
+@pytest.mark.slow
 def test_round_trip_ballplay_clip(ballplay, model_dir, tmp_path):
     """clip -> SMPL-X (+ ball) -> clip: the same joint rotations, root and ball tracks; and the
     ``smplx`` joints land on our forward kinematics."""
@@ -167,6 +168,7 @@ def test_round_trip_ballplay_clip(ballplay, model_dir, tmp_path):
     assert y.sequence.up == "y" and (y.tensor.double() - b).abs().max() < 1e-5
 
 
+@pytest.mark.slow
 def test_resampling_120_fps_gives_the_60_fps_clip(model_dir, tmp_path):
     clips = {}
     for fps in (60, 120, 100):
@@ -179,6 +181,7 @@ def test_resampling_120_fps_gives_the_60_fps_clip(model_dir, tmp_path):
     assert (clips[100][:, 165:324] - clips[60][:, 165:324]).abs().max() < 2e-3
 
 
+@pytest.mark.slow
 def test_pca_hands_and_the_hand_mean(model_dir, tmp_path):
     """PCA coefficients (mean added, as ``smplx`` does) equal the same full poses given flat."""
     body = load_body(model_dir)
@@ -210,6 +213,7 @@ def _still(n: int = 8) -> dict[str, np.ndarray]:
         ("ball under the foot", "left_foot", 0.04, 0),
     ],
 )
+@pytest.mark.slow
 def test_contact_from_geometry(model_dir, tmp_path, case, joint, below, expected):
     """Hand vertices within the tolerance of the ball's surface make contact; feet never do."""
     joints = _rest_joints()
@@ -278,6 +282,7 @@ def test_bad_inputs_are_one_line_errors(model_dir, tmp_path, capsys):
     assert not list(tmp_path.glob("*.pt"))
 
 
+@pytest.mark.slow
 def test_cli_convert_inspect_and_render(model_dir, tmp_path, capsys):
     """An AMASS-style z-up file at 120 fps with a 30 fps ball track -> a clip the loader, ``data
     inspect`` and ``data render`` take."""
@@ -350,6 +355,7 @@ def test_export_needs_a_source_and_a_model_for_smplx(ballplay, tmp_path, capsys)
     assert "--checkpoint" in err and "--dataset" in err
 
 
+@pytest.mark.slow
 def test_converted_clip_trains_and_its_policy_rollout_exports(model_dir, tmp_path, capsys):
     """``train`` takes a converted clip; the policy's rollout comes out as SMPL-X + ball and glTF."""
     np.savez(tmp_path / "seq.npz", **_smooth(60, 2.0))

@@ -151,8 +151,7 @@ def test_task_observations_are_heading_invariant(name):
 
 
 def test_scripted_heading_controller_turns_toward_the_goal():
-    from skillmimic.tasks.evaluate import scripted_heading
-
+    scripted_heading = heading.scripted
     bearing = torch.tensor([0.0, 1.0, -1.0, 3.0, -0.2])
     obs = torch.stack((torch.ones(5), torch.ones(5), torch.cos(bearing), torch.sin(bearing)), dim=1)
     assert scripted_heading(obs).tolist() == [1, 2, 0, 2, 1]  # forward, left, right, left, forward
@@ -160,22 +159,27 @@ def test_scripted_heading_controller_turns_toward_the_goal():
 
 
 def test_task_env_runs_the_skill_policy_llc_steps_times_per_step(dribble_llc):
-    from skillmimic.learning.policy import load_policy
-    from skillmimic.motion import MotionLibrary
-    from skillmimic.tasks.task_env import BODY_OBS, TaskEnv, TaskEnvConfig
+    from skillmimic.envs.factory import policy_motion, task_env
+    from skillmimic.envs.task_env import BODY_OBS, TaskEnvConfig
+    from skillmimic.policy import load_policy
 
     motion, ckpt = dribble_llc
-    llc, cfg = load_policy(str(ckpt), "cpu", "mujoco")
-    lib = MotionLibrary.load(motion)
-    env = TaskEnv(heading, llc, lib, make_simulator("mujoco", 3), TaskEnvConfig(llc_steps=3, episode_length=30))
+    llc = load_policy(str(ckpt), "cpu", "mujoco")
+    lib = policy_motion(llc, motion)
+    env = task_env(heading, llc, lib, 3, TaskEnvConfig(llc_steps=3, episode_length=30, fall_height=0.25))
+    # the same worlds one control step at a time: the reward of a 3-step window is their mean
+    single = task_env(heading, llc, lib, 3, TaskEnvConfig(llc_steps=1, episode_length=30, fall_height=0.25))
     obs = env.reset()
+    single.reset()
     assert obs.shape == (3, BODY_OBS + heading.OBS_SIZE) == (3, env.num_obs) and (env.env.progress == 0).all()
     actions = torch.tensor([0, 1, 2])
     obs, reward, done, info = env.step(actions)
     assert env.llc_calls == 3 and (env.env.progress == 3).all()
     assert torch.equal(env.env.skill, torch.tensor([12, 13, 11]))  # the LLC was conditioned on the choices
-    expected = heading.reward(env.task_state(), env.goals)  # the last of the three per-step rewards
-    assert (reward > 0).all() and (reward <= 1).all() and torch.isfinite(expected).all()
+    rewards = [single.step(actions)[1] for _ in range(3)]
+    torch.testing.assert_close(reward, torch.stack(rewards).mean(0))
+    torch.testing.assert_close(env.goals["goal"], single.goals["goal"])
+    assert (reward > 0).all() and (reward <= 1).all()
     ended = done.clone()
     for _ in range(9):
         obs, reward, done, info = env.step(actions)
@@ -183,6 +187,7 @@ def test_task_env_runs_the_skill_policy_llc_steps_times_per_step(dribble_llc):
     assert env.llc_calls == 30 and ended.all()  # 30 control steps: every episode ended by step 10
 
 
+@pytest.mark.slow
 def test_eval_task_with_the_scripted_controller(dribble_llc, tmp_path, capsys):
     import json
 
@@ -195,7 +200,13 @@ def test_eval_task_with_the_scripted_controller(dribble_llc, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "task heading (scripted controller" in text and "success" in text
     r = json.loads(out.read_text())
-    assert r["episodes"] == 4 and 0 <= r["success_rate"] <= 1 and 0 <= r["fall_rate"] <= 1
+    assert r["episodes"] == 4 and r["steps"] == 45 and r["llc_steps"] == heading.CONFIG.llc_steps
+    assert f"success {100 * r['success_rate']:.1f}%" in text and f"falls {100 * r['fall_rate']:.1f}%" in text
+    for rate in (r["success_rate"], r["fall_rate"]):
+        assert 4 * rate == pytest.approx(round(4 * rate))  # a count of the 4 episodes
+    # seeded: the same command gives the same report
+    assert main([*args, "--num-envs", "4", "--json", str(tmp_path / "again.json")]) == 0
+    assert json.loads((tmp_path / "again.json").read_text()) == r
     assert set(r["skill_usage"]) == {"012 dribble_right", "013 dribble_forward", "011 dribble_left"}
     assert sum(r["skill_usage"].values()) == pytest.approx(1.0, abs=1e-3)
     # a task without a scripted controller: a one-line refusal
@@ -203,6 +214,7 @@ def test_eval_task_with_the_scripted_controller(dribble_llc, tmp_path, capsys):
     assert "no scripted controller for task 'throwing'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_a_controller_eval_it_and_refuse_another_skill_policy(dribble_llc, tmp_path, capsys):
     import json
     import shutil
@@ -223,7 +235,7 @@ def test_train_a_controller_eval_it_and_refuse_another_skill_policy(dribble_llc,
     assert r["task"] == "heading" and r["controller"] == str(hlc) and r["llc"] == str(llc) and r["episodes"] == 4
     # resume continues the run (same task and skill policy from the saved config)
     assert main(["train", "--run", "hlc", "--resume", "--epochs", "1", f"runs_dir={tmp_path}"]) == 0
-    from skillmimic.learning.checkpoint import load_checkpoint
+    from skillmimic.policy.checkpoint import load_checkpoint
 
     assert load_checkpoint(hlc)["epoch"] == 3
     # the skill policy file changed under the controller: refused in one line, for eval and resume

@@ -17,8 +17,8 @@ from skillmimic.envs.sampling import FixedStartSampler, Starts
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import BODY_DOFS, FINGER_DOFS
 from skillmimic.learning.distill import Distiller, absolute_labels, student_config
-from skillmimic.learning.policy import Policy
 from skillmimic.motion import MotionLibrary
+from skillmimic.policy import SkillPolicy
 from skillmimic.sim.factory import make_simulator
 
 
@@ -113,8 +113,9 @@ def teacher(ballplay, tmp_path_factory):
     return root / "t" / "nn" / "last.pth"
 
 
+@pytest.mark.slow
 def test_dagger_labels_the_students_states_with_the_teachers_actions(teacher):
-    policy = Policy(teacher)
+    policy = SkillPolicy(teacher)
     cfg = student_config(policy.config)
     assert not cfg.env.reference_obs and cfg.env.residual_actions == 0 and cfg.env.loop_reference
     d = Distiller(policy, cfg, buffer=1000, lr=1e-3, seed=0)
@@ -138,13 +139,14 @@ def test_dagger_labels_the_students_states_with_the_teachers_actions(teacher):
     assert d.fit(8, 16, 8) < float((d.label_buf**2).mean())  # it fits the labels better than zero
 
 
+@pytest.mark.slow
 def test_distill_writes_a_policy_that_eval_and_train_take(teacher, ballplay, tmp_path, capsys):
     runs = tmp_path / "runs"
     argv = ["distill", "--teacher", str(teacher), "--run", "s", "--iterations", "2", "--steps", "4"]
     assert main([*argv, "--num-envs", "4", f"runs_dir={runs}"]) == 0
     assert "iteration 2  samples 32" in capsys.readouterr().out
     student = runs / "s" / "nn" / "last.pth"
-    p = Policy(student)
+    p = SkillPolicy(student)
     assert not p.config.env.reference_obs and p.samples == 32
     motion = str(ballplay / "lleg_style1")
     assert main(["eval", "--checkpoint", str(student), "--motion", motion, "--episodes", "1", "--steps", "5"]) == 0

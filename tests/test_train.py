@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from skillmimic.cli import main
 from skillmimic.config import load_config
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
+from skillmimic.policy.checkpoint import atomic_save, load_checkpoint
 
 SMALL = ["ppo.units=[64,64]", "ppo.save_frequency=1"]
 
@@ -22,6 +22,7 @@ def _scalars(run_dir, tag):
     return [e.value for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] else []
 
 
+@pytest.mark.slow
 def test_train_writes_config_events_checkpoint_and_resumes(tmp_path, data_dir, capsys, monkeypatch):
     args = [
         "train",

@@ -8,12 +8,13 @@ import pytest
 from skillmimic.cli import main
 from skillmimic.config import load_config
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning.checkpoint import load_checkpoint
 from skillmimic.motion import MotionLibrary
+from skillmimic.policy.checkpoint import load_checkpoint
 
 SMALL = ["ppo.units=[64,64]"]
 
 
+@pytest.mark.slow
 def test_minutes_stops_cleanly_saves_and_summarises(tmp_path, data_dir, capsys):
     t0 = time.monotonic()
     assert (

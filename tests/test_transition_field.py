@@ -20,9 +20,9 @@ from skillmimic.envs.transition_field import (
     switch_starts,
 )
 from skillmimic.graph import build_graph
-from skillmimic.learning.checkpoint import load_checkpoint
 from skillmimic.motion import MotionLibrary
 from skillmimic.motion.ballplay import read_ballplay
+from skillmimic.policy.checkpoint import load_checkpoint
 from skillmimic.sim.factory import make_simulator
 from skillmimic.sim.state import SimState
 
@@ -208,6 +208,7 @@ def test_a_missing_reference_frame_earns_the_clips_mean(masked):
     assert reward[0] == reward[1] and math.isfinite(float(reward[0]))
 
 
+@pytest.mark.slow
 def test_masked_clip_trains_inspects_and_evaluates(masked, tmp_path, capsys):
     assert main(["data", "inspect", str(masked)]) == 0
     out = capsys.readouterr().out

@@ -68,6 +68,7 @@ class ActionMap:
     def __call__(self, actions: torch.Tensor, skills: torch.Tensor, reference: torch.Tensor | None = None):
         """PD targets; ``reference`` [N, 156]: the next reference frame's joint angles (residual mode)."""
         if self.residual > 0:
+            assert reference is not None, "residual actions are offsets from the reference"
             targets = reference.index_select(1, self.dofs) + self.residual * math.pi * actions.clamp(-1.0, 1.0)
         else:
             targets = math.pi * actions.clamp(-1.0, 1.0)

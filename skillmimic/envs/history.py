@@ -17,12 +17,16 @@ The ball part is zero for skills without a ball (getup 0, run without ball 10), 
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING
 
 import torch
 
 from skillmimic import rotations as rot
 from skillmimic.envs.observations import heading_inverse
 from skillmimic.humanoid import NUM_BODIES, NUM_DOFS
+
+if TYPE_CHECKING:
+    from skillmimic.envs.history_encoder import HistoryEncoder
 
 FRAME_SIZE = 1 + 3 * (NUM_BODIES - 1) + NUM_DOFS + 3  # 316
 WINDOW = 60  # frames of history (upstream hist_length), the current one not included
@@ -88,14 +92,18 @@ class HistoryStream:
     multiply-adds per step into ~35 M. ``embedding()`` equals ``encoder(ordered())`` (tested).
     """
 
-    def __init__(self, encoder: torch.nn.Module, n: int, device: torch.device):
+    def __init__(self, encoder: HistoryEncoder, n: int, device: torch.device):
         self.enc = encoder
         self.window = encoder.window
         convs = [m for m in encoder.conv if isinstance(m, torch.nn.Conv1d)]
-        self.weights = [(c.weight, c.bias) for c in convs]  # [out, in, 3], [out]
+        biases = [c.bias for c in convs if c.bias is not None]
+        assert len(biases) == len(convs), "every convolution has a bias"
+        self.weights = [(c.weight, b) for c, b in zip(convs, biases, strict=True)]  # [out, in, 3], [out]
         # the same weights as plain matrices for the per-position updates: taps [3 x in] -> out
         self.matrices = [(w.permute(2, 1, 0).reshape(-1, w.shape[0]), b) for w, b in self.weights]
         out = encoder.out
+        assert out.bias is not None
+        self.out_bias = out.bias
         self.out_matrix = (
             out.weight.view(out.out_features, -1, self.window).permute(2, 1, 0).reshape(-1, out.out_features)
         )
@@ -155,4 +163,4 @@ class HistoryStream:
     def embedding(self) -> torch.Tensor:
         """[N, embed]: the encoder's output for the current windows."""
         top = self.layers[-1][:, self.order()]  # [N, window, C]
-        return torch.addmm(self.enc.out.bias, top.reshape(top.shape[0], -1), self.out_matrix)
+        return torch.addmm(self.out_bias, top.reshape(top.shape[0], -1), self.out_matrix)

@@ -20,6 +20,7 @@ from skillmimic.config import EnvConfig, RewardConfig
 from skillmimic.envs import observations as obs_fn
 from skillmimic.envs.actions import ActionMap
 from skillmimic.envs.history import HistoryStream, frame_state, history_windows
+from skillmimic.envs.history_encoder import HistoryEncoder
 from skillmimic.envs.reference import loop_anchor, loop_targets
 from skillmimic.envs.rewards import (
     TERMS,
@@ -90,7 +91,7 @@ class ImitationEnv:
         reward_cfg: RewardConfig | None = None,
         seed: int = 0,
         sampler=None,
-        history_encoder: torch.nn.Module | None = None,
+        history_encoder: HistoryEncoder | None = None,
         finger_pose: torch.Tensor | None = None,
     ):
         if lib.device != sim.device:
@@ -203,6 +204,7 @@ class ImitationEnv:
         else:
             self.skill[ids] = override[ids] if isinstance(override, torch.Tensor) else override
         if s.anchor_yaw is not None:
+            assert s.anchor_shift is not None, "an anchored start has both yaw and shift"
             self.anchor_yaw[ids], self.anchor_shift[ids] = s.anchor_yaw, s.anchor_shift
             self._anchored = True
         elif self._anchored:

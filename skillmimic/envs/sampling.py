@@ -85,7 +85,11 @@ class FixedStartSampler:
     (evaluation and playback; the V2 metrics start from noisy or other skills' states)."""
 
     def __init__(self, clips: torch.Tensor | Starts, starts: torch.Tensor | None = None):
-        self.starts = clips if isinstance(clips, Starts) else Starts(clips, starts)
+        if isinstance(clips, Starts):
+            self.starts = clips
+        else:
+            assert starts is not None, "clip ids need their start frames"
+            self.starts = Starts(clips, starts)
 
     def sample(self, env_ids: torch.Tensor) -> Starts:
         s = self.starts

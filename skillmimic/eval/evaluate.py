@@ -34,14 +34,14 @@ import torch
 
 from skillmimic import rotations as rot
 from skillmimic.config import RewardConfig, TrainConfig
+from skillmimic.envs.factory import policy_env, policy_motion
 from skillmimic.envs.imitation import ImitationEnv
 from skillmimic.envs.sampling import FixedStartSampler, Starts, UniformStartSampler
 from skillmimic.envs.transition_field import Retimer, noisy_starts, switch_starts
 from skillmimic.errors import SkillMimicError
 from skillmimic.eval.criteria import Trajectory, criterion_for, success
-from skillmimic.learning.policy import load_policy
 from skillmimic.motion.library import MotionLibrary
-from skillmimic.sim.factory import make_simulator
+from skillmimic.policy import SkillPolicy, load_policy
 from skillmimic.sim.state import SimState
 from skillmimic.skills import skill_name
 
@@ -53,15 +53,17 @@ METRICS = (
     "fall_rate",
     "ball_kept_steps",
 )
-BALL_LOST = 0.5  # m, as train/fast.yaml's env.ball_termination_distance
+BALL_LOST = 0.5  # m: the ball is no longer "with the character" this far from the reference's
 MODES = ("sr", "ensr", "tsr")
+EPISODES = 4  # per clip, by default
+STEPS = 600  # control steps (10 s) per episode, by default
 
 
 def evaluate(
     checkpoint: str,
     motion: str,
-    episodes: int = 4,
-    steps: int = 600,
+    episodes: int = EPISODES,
+    steps: int = STEPS,
     num_envs: int = 64,
     device: str = "auto",
     backend: str = "auto",
@@ -74,12 +76,10 @@ def evaluate(
         raise SkillMimicError(f"eval --mode {mode!r}: expected one of {', '.join(MODES)} or all")
     if trials is not None and trials < 1:
         raise SkillMimicError(f"eval --trials {trials}: expected at least 1 episode per cell")
-    policy, cfg = load_policy(checkpoint, device, backend)
-    dev = cfg.sim.device
-    lib = MotionLibrary.load(motion, dev, cfg.skill, cfg.retarget_ball)
-    policy.check_motion(lib)
-    env_cfg = cfg.env.rollout(steps)  # success is the skill criterion's call, not the drift rules
-    runner = _Runner(lib, policy, cfg, env_cfg, steps, num_envs)
+    policy = load_policy(checkpoint, device, backend)
+    cfg = policy.config
+    lib = policy_motion(policy, motion)
+    runner = _Runner(lib, policy, steps, num_envs)
     gen = torch.Generator().manual_seed(seed)
     rep = dict(
         checkpoint=str(checkpoint),
@@ -110,17 +110,16 @@ def evaluate(
 class _Runner:
     """Runs episodes from any ``Starts`` in batches of ``num_envs`` worlds."""
 
-    def __init__(self, lib, policy, cfg: TrainConfig, env_cfg, steps: int, num_envs: int):
+    def __init__(self, lib, policy: SkillPolicy, steps: int, num_envs: int):
         self.lib, self.policy, self.steps = lib, policy, steps
         self.batch = num_envs
         # NR is the default reward, and counts a hand-ball touch the plain way (contact force or
         # depth), whatever the policy trained with: reward weights and a touch distance change no
-        # physics, only what the reward counts, and NR must compare across runs
+        # physics, only what the reward counts, and NR must compare across runs. Episodes end by a
+        # fall only: success is the skill criterion's call, not the drift rules.
+        cfg = policy.config
         scene = replace(cfg.scene, ball_touch_distance=0.0)
-        sim = make_simulator(cfg.sim.backend, num_envs, lib.device, scene, cfg.sim_config())
-        self.env = ImitationEnv(
-            lib, sim, env_cfg, RewardConfig(), history_encoder=policy.history_encoder, finger_pose=policy.finger_pose
-        )
+        self.env = policy_env(policy, lib, num_envs, cfg.env.rollout(steps), scene=scene, reward=RewardConfig())
         self.targets = _shot_targets(lib)
 
     def __call__(self, starts: Starts) -> dict:
@@ -144,7 +143,8 @@ def _reference_starts(lib: MotionLibrary, episodes: int, trials: int | None, gen
     clips, frames = [], []
     for sid in sorted(set(lib.skill_ids.tolist())):
         c, f = _draw(sampler, lib.skill_ids == sid, trials)
-        clips.append(c), frames.append(f)
+        clips.append(c)
+        frames.append(f)
     return torch.cat(clips), torch.cat(frames)
 
 
@@ -186,7 +186,8 @@ def _transitions(lib, runner: _Runner, cfg: TrainConfig, episodes: int, trials: 
         raise SkillMimicError("eval --mode tsr needs clips of at least two skills")
     graph = load_or_build(lib, Path(cfg.runs_dir) / "graphs")
     sampler = UniformStartSampler(lib, gen)
-    matrix, runs = {}, []
+    matrix: dict[str, dict[str, dict]] = {}
+    runs: list[dict] = []
     for a in skills:
         for b in skills:
             if a == b:
@@ -222,7 +223,9 @@ def _run(env: ImitationEnv, policy, steps: int, targets: torch.Tensor) -> dict:
     reward_sum = torch.zeros(n, device=env.device)
     holding = torch.ones_like(alive)
     kept = torch.zeros_like(length)
-    track = {k: [] for k in ("root_pos", "root_vel", "ball_pos", "ball_vel", "hand_touch", "valid")}
+    track: dict[str, list[torch.Tensor]] = {
+        k: [] for k in ("root_pos", "root_vel", "ball_pos", "ball_vel", "hand_touch", "valid")
+    }
     for t in range(1, steps + 1):
         obs, reward, done, info = env.step(policy.act(obs))
         s = info.state

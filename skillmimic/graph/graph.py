@@ -26,6 +26,7 @@ File format (``save``/``load``): ``torch.save`` of a dict of plain values, read 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass, fields, replace
@@ -44,6 +45,8 @@ from skillmimic.graph.similarity import (
     search_features,
 )
 from skillmimic.storage import atomic_save, load_plain
+
+log = logging.getLogger(__name__)
 
 FORMAT = "skillmimic-trajectory-graph"
 VERSION = 1
@@ -167,9 +170,9 @@ def build_graph(lib, device=None, chunk: int | None = None, cand_chunk: int | No
                 i, j = _near_best(hs, ns, qs, hd, nd, qd, w.rot, cand_chunk)
                 found.append((i, c[j], torch.full_like(i, k)))
             if found:
-                i, cand, k = (torch.cat(t) for t in zip(*found, strict=True))
+                i, cand, col = (torch.cat(t) for t in zip(*found, strict=True))
                 e = exponent(features_index(exact, r[i]), features_index(exact, cand), w, align=True)
-                g = i * K + k
+                g = i * K + col
                 emin = torch.full((len(r) * K,), math.inf, dtype=e.dtype, device=device).scatter_reduce(0, g, e, "amin")
                 tie = e == emin[g]
                 pick = torch.full((len(r) * K,), F, device=device).scatter_reduce(0, g[tie], cand[tie], "amin")
@@ -221,9 +224,12 @@ def load_or_build(lib, cache_dir: str | Path, device=None) -> TrajectoryGraph:
     t0 = time.perf_counter()
     graph = build_graph(lib, device)
     graph.save(path)
-    print(
-        f"built trajectory graph {path} in {time.perf_counter() - t0:.1f} s "
-        f"({graph.num_frames} frames, {len(graph.skills)} skills, {graph.num_edges} edges)",
-        flush=True,
+    log.info(
+        "built trajectory graph %s in %.1f s (%d frames, %d skills, %d edges)",
+        path,
+        time.perf_counter() - t0,
+        graph.num_frames,
+        len(graph.skills),
+        graph.num_edges,
     )
     return graph

@@ -37,6 +37,7 @@ def geom_mesh(g: Geom):
         m = trimesh.creation.box(extents=2 * np.asarray(g.size))
         m.apply_translation(g.pos)
     else:  # capsule from fromto
+        assert g.fromto is not None
         a, b = np.asarray(g.fromto[:3]), np.asarray(g.fromto[3:])
         m = trimesh.creation.capsule(height=float(np.linalg.norm(b - a)), radius=g.size[0], count=[12, 8])
         m.apply_transform(trimesh.geometry.align_vectors([0, 0, 1], b - a))

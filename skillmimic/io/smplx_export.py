@@ -72,5 +72,5 @@ def export_smplx(track: Track, out: str | Path, model_dir: str | Path, gender: s
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as f:  # a file object: np.savez would append .npz to another suffix
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: a key could be allow_pickle
     return out

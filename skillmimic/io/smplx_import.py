@@ -144,10 +144,10 @@ def _read_sequence(path: Path, data: NpzArrays, model_dir, fps_in, up, gender) -
         hands = "full + mean"
 
     if fps_in is None:
-        key = next((k for k in ("mocap_frame_rate", "mocap_framerate", "fps") if k in data), None)
-        if key is None:
+        rate_key = next((k for k in ("mocap_frame_rate", "mocap_framerate", "fps") if k in data), None)
+        if rate_key is None:
             raise SkillMimicError(f"{path}: no frame rate in the file (mocap_frame_rate or fps); pass --fps-in")
-        fps_in = _scalar(path, data, key)
+        fps_in = _scalar(path, data, rate_key)
     if not (np.isfinite(fps_in) and fps_in > 0):
         raise SkillMimicError(f"{path}: frame rate {fps_in} is not a positive number")
     if up is None:
@@ -211,9 +211,9 @@ def _betas(path: Path, data: NpzArrays) -> torch.Tensor:
 def _gender(path: Path, data: NpzArrays) -> str:
     if "gender" not in data:
         return "neutral"
-    g = data["gender"]
-    g = g.item() if isinstance(g, np.ndarray) and g.size == 1 else g
-    g = (g.decode() if isinstance(g, bytes) else str(g)).strip().lower()
+    raw = data["gender"]
+    raw = raw.item() if isinstance(raw, np.ndarray) and raw.size == 1 else raw
+    g = (raw.decode() if isinstance(raw, bytes) else str(raw)).strip().lower()
     if g not in GENDERS:
         raise SkillMimicError(f"{path}: gender {g!r}; expected one of {', '.join(GENDERS)} (or pass --gender)")
     return g

@@ -7,6 +7,7 @@ import contextlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,7 +43,7 @@ class SmplxBody:
     """A loaded SMPL-X model and the vertex sets conversion uses."""
 
     path: Path
-    model: torch.nn.Module
+    model: Any  # an smplx.SMPLX torch.nn.Module: num_betas, v_template, ... (smplx has no type information)
     hand_vertices: torch.Tensor  # [H] vertices skinned mostly to a wrist or finger joint
     foot_vertices: torch.Tensor  # [F] vertices skinned mostly to an ankle or foot joint
     hands_components: tuple[np.ndarray, np.ndarray]  # left, right: [45, 45] PCA bases (rows)

@@ -42,7 +42,12 @@ class Track:
         n = max(1, min(self.num_frames, round(seconds * self.fps)))
         return Track(
             self.name,
-            *(x[:n] for x in (self.root_pos, self.root_rot, self.joints, self.ball_pos, self.ball_rot, self.contact)),
+            self.root_pos[:n],
+            self.root_rot[:n],
+            self.joints[:n],
+            self.ball_pos[:n],
+            self.ball_rot[:n],
+            self.contact[:n],
             fps=self.fps,
         )
 
@@ -82,29 +87,35 @@ def track_from_rollout(
 ) -> Track:
     """``seconds`` of the policy acting from the first clip of ``skill`` (as ``skillmimic play``
     starts it), one frame per 60 Hz control step; contact is the simulator's hand-ball contact."""
+    from skillmimic.envs.factory import play_env, policy_motion
+    from skillmimic.policy import load_policy
     from skillmimic.skills import skill_name
-    from skillmimic.viewer.play import Playback
 
-    pb = Playback(checkpoint, motion, skill, seconds, ghost=False, device=device, backend=backend)
+    if not motion:
+        raise SkillMimicError("export of a policy rollout needs --motion (the clips to start from)")
+    policy = load_policy(checkpoint, device, backend)
+    env = play_env(policy, policy_motion(policy, motion), skill)
+    total = max(1, round(seconds / env.sim.control_dt))
     hands = torch.tensor([body_index(n) for n in HAND_BODIES])
     frames = []
-    for step in range(pb.total_steps):
+    obs = env.reset()
+    for step in range(total):
         if step:
-            pb.step()
-        s = pb.env.sim.state()
-        touch = pb.env.sim.contacts().ball_body[0, hands.to(s.root_pos.device)].any()
+            obs, _, _, _ = env.step(policy.act(obs))
+        s = env.sim.state()
+        touch = env.sim.contacts().ball_body[0, hands.to(s.root_pos.device)].any()
         frames.append(
             [x[0].detach().cpu().double() for x in (s.root_pos, s.root_rot, s.dof_pos, s.ball_pos, s.ball_rot)]
         )
         frames[-1].append(touch.cpu().double())
     root_pos, root_rot, dof, ball_pos, ball_rot, contact = (torch.stack(x) for x in zip(*frames, strict=True))
     return Track(
-        name=f"{skill_name(pb.skill)} policy",
+        name=f"{skill_name(int(env.skill[0]))} policy",
         root_pos=root_pos,
         root_rot=rot.normalize(root_rot),
         joints=rot.quat_from_hinges(dof.reshape(-1, NUM_JOINTS, 3)),
         ball_pos=ball_pos,
         ball_rot=rot.normalize(ball_rot),
         contact=contact,
-        fps=round(1.0 / pb.control_dt, 6),
+        fps=round(1.0 / env.sim.control_dt, 6),
     )

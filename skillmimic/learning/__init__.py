@@ -1,14 +1,5 @@
-"""rl-games integration: vec-env adapter, network, agent, progress observer and the train driver.
+"""Training: the rl-games vec-env adapter, agent, progress observer, the train driver, controllers,
+distillation, export and the history encoder's training. Acting with what it trains is
+``skillmimic.policy``'s; importing that first installs its rl-games warning filter here too."""
 
-rl-games scripts its normalisers with ``torch.jit.script`` (algos_torch/models.py) and its import
-pulls in torch modules using ``torch.jit.script_method`` (torch.utils.mkldnn, via rl_games.envs
-calling torch.compile); torch 2.13 flags both as deprecated whenever DeprecationWarnings are shown
-(``-W default``, ``-X dev``, PYTHONWARNINGS). Code users cannot change: silenced here, where every
-rl-games import of this package passes, by exact message and module only.
-"""
-
-import warnings
-
-warnings.filterwarnings(
-    "ignore", r"`torch\.jit\.script(_method)?` is deprecated", DeprecationWarning, r"torch\.jit\._script"
-)
+from skillmimic import policy as _policy  # noqa: F401

@@ -12,7 +12,7 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 from rl_games.algos_torch.a2c_discrete import DiscreteA2CAgent
 
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
+from skillmimic.policy.checkpoint import atomic_save, load_checkpoint, model_weights
 
 AGENT_NAME = "skillmimic_ppo"
 HLC_AGENT_NAME = "skillmimic_hlc_ppo"
@@ -57,10 +57,7 @@ class CheckpointedAgent:
                 "training checkpoint (runs/<name>/nn/last.pth) or a file of export-policy --resumable"
             )
         # a compact resumable file holds fp16 weights: back to the model's own precision
-        state["model"] = {
-            k.removeprefix("_orig_mod."): v.float() if v.dtype == torch.float16 else v
-            for k, v in state["model"].items()
-        }
+        state["model"] = model_weights(state)
         if meta.get("resumable") or self.fresh_optimizer:
             # weights, normalisers, counters and sampler state; the optimizer starts afresh
             self.set_weights(state)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,9 +29,9 @@ from torch.utils.tensorboard import SummaryWriter
 from skillmimic.config import load_config, resolve_device, to_dict, to_yaml
 from skillmimic.envs.observations import obs_layout, obs_size
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning.checkpoint import atomic_save
-from skillmimic.learning.policy import Policy, build_model
 from skillmimic.learning.train import build_env, policy_metadata
+from skillmimic.policy.checkpoint import atomic_save
+from skillmimic.policy.skill import SkillPolicy, build_model
 from skillmimic.threads import configure_threads
 
 
@@ -51,7 +52,7 @@ def student_config(teacher_cfg):
 class Distiller:
     """DAgger over the teacher's own env (its observation, absolute actions)."""
 
-    def __init__(self, teacher: Policy, cfg, buffer: int, lr: float, seed: int, teacher_samples: int = 0):
+    def __init__(self, teacher: SkillPolicy, cfg, buffer: int, lr: float, seed: int, teacher_samples: int = 0):
         tcfg = teacher.config
         if tcfg.env.residual_actions <= 0 or not tcfg.env.reference_obs:
             raise SkillMimicError(
@@ -158,12 +159,12 @@ def distill(
     beta_iterations: int = 10,
     num_envs: int | None = None,
     device: str = "auto",
-    overrides: list[str] = (),
+    overrides: Sequence[str] = (),
 ) -> Path:
     """DAgger from ``teacher_path`` into run ``run``: ``iterations`` of ``steps`` env steps each
     (or until ``minutes``); beta (the teacher's share of actions) falls linearly from 1 to 0 over
     ``beta_iterations``. Writes ``runs/<run>/`` like ``train``: config, tensorboard, nn/last.pth."""
-    teacher = Policy(teacher_path, "cpu")  # its config sets the student's
+    teacher = SkillPolicy(teacher_path, "cpu")  # its config sets the student's
     base = to_dict(student_config(teacher.config))
     base["sim"] = {**base["sim"], "device": device, "backend": "auto"}
     base.update(minutes=0.0, run=None, runs_dir="runs")  # where the teacher's run lived is not this run's

@@ -20,16 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning.checkpoint import atomic_save, load_checkpoint
-
-# state_dict entries of rl-games' separate actor-critic that only the critic uses
-CRITIC_PREFIXES = ("a2c_network.critic_mlp.", "a2c_network.value.", "value_mean_std.")
-NORMALISER_PREFIX = "running_mean_std."
-NORMALISERS = (NORMALISER_PREFIX, "value_mean_std.")  # sample counts overflow fp16: kept in fp32
-
-
-def is_critic(key: str) -> bool:
-    return key.removeprefix("_orig_mod.").startswith(CRITIC_PREFIXES)
+from skillmimic.policy.checkpoint import (
+    COMPILED_PREFIX,
+    CONTROLLER_KIND,
+    NORMALISERS,
+    atomic_save,
+    is_critic,
+    load_checkpoint,
+)
 
 
 def export_policy(checkpoint: str | Path, out: str | Path, half: bool = False, resumable: bool = False) -> dict:
@@ -42,13 +40,13 @@ def export_policy(checkpoint: str | Path, out: str | Path, half: bool = False, r
     meta = dict(state["skillmimic"])
     if meta.get("exported"):
         raise SkillMimicError(f"{checkpoint}: already an exported policy; export from a training checkpoint")
-    if meta.get("kind") == "high-level controller" and resumable:
+    if meta.get("kind") == CONTROLLER_KIND and resumable:
         raise SkillMimicError(f"{checkpoint}: --resumable is for skill policies; resume a controller with --resume")
     if out.exists() and out.resolve() == checkpoint.resolve():
         raise SkillMimicError(f"{out}: would overwrite the checkpoint it is exported from; choose another --out")
     model = {}
     for key, value in state["model"].items():
-        key = key.removeprefix("_orig_mod.")
+        key = key.removeprefix(COMPILED_PREFIX)
         if is_critic(key) and not resumable:
             continue
         if half and value.is_floating_point() and not key.startswith(NORMALISERS):

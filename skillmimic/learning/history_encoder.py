@@ -22,23 +22,13 @@ exp1 set (``benchmarks/README.md``, "History encoder (offline)"):
 - 20 epochs by default, not 1000: on held-out blocks the error is lowest after 15-25 epochs and
   grows after (the head memorises ~700 samples).
 
-File format (``save_encoder``; a plain dict read with ``torch.load(weights_only=True)``):
-
-| key        | value                                                         |
-|------------|---------------------------------------------------------------|
-| format     | ``"skillmimic-history-encoder"``                              |
-| version    | 1                                                             |
-| state_dict | the encoder's tensors (conv/linear weights, input mean/std)   |
-| window     | 60                                                            |
-| embed      | 3                                                             |
-| frame_size | 316                                                           |
-| key        | :func:`history_key` of the clips it was trained on (or "")    |
-| metrics    | dict of plain numbers from :func:`train_history_encoder`      |
+The model and its file format: ``skillmimic/envs/history_encoder.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -49,53 +39,33 @@ from torch import nn
 
 from skillmimic import rotations as rot
 from skillmimic.envs.history import FRAME_SIZE, WINDOW, frame_table, window_index
+from skillmimic.envs.history_encoder import (
+    EMBED,
+    FORMAT,
+    VERSION,
+    HistoryEncoder,
+    load_encoder,
+    save_encoder,
+)
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import NUM_DOFS
 from skillmimic.skills import NUM_SKILL_SLOTS
-from skillmimic.storage import atomic_save, load_plain
 
-EMBED = 3
-FORMAT = "skillmimic-history-encoder"
-VERSION = 1
+log = logging.getLogger(__name__)
+
 DEFAULT_EPOCHS = 20
 VAL_FRACTION = 0.1
 HINGES = slice(FRAME_SIZE - 3 - NUM_DOFS, FRAME_SIZE - 3)  # the joint angles of a frame_state row
 _MIN_STD = 1e-3  # a dimension constant over the training split (e.g. an unused hinge) is not blown up
 
 
-class HistoryEncoder(nn.Module):
-    """[B, 60, 316] raw frames (zero rows = no frame) -> [B, 3]. Standardises inside, so the env
-    feeds it the same raw ``frame_state`` rows it keeps in its ring buffer."""
-
-    def __init__(self, window: int = WINDOW, frame_size: int = FRAME_SIZE, embed: int = EMBED):
-        super().__init__()
-        self.window, self.frame_size, self.embed = window, frame_size, embed
-        self.register_buffer("mean", torch.zeros(frame_size))
-        self.register_buffer("std", torch.ones(frame_size))
-        self.conv = nn.Sequential(
-            nn.Conv1d(frame_size, 128, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv1d(128, 64, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv1d(64, 32, 3, padding=1),
-            nn.ReLU(),
-        )
-        self.out = nn.Linear(32 * window, embed)
-
-    def normalise(self, history: torch.Tensor) -> torch.Tensor:
-        # a zero row stays zero: padding and missing frames must not look like a real frame
-        present = (history != 0).any(dim=-1, keepdim=True)
-        return (history - self.mean) / self.std * present
-
-    def forward(self, history: torch.Tensor) -> torch.Tensor:
-        x = self.conv(self.normalise(history).transpose(1, 2))
-        return self.out(x.flatten(1))
-
-
 class NextStatePredictor(nn.Module):
     """Encoder + head: (history [B, 60, 316], current [B, 316], skill one-hot [B, 64]) -> next
     frame [B, 316], raw units. ``use_history=False`` feeds the head zeros instead of the embedding:
     the same model without history, the baseline the encoder has to beat."""
+
+    delta_mean: torch.Tensor
+    delta_std: torch.Tensor
 
     def __init__(self, use_history: bool = True, frame_size: int = FRAME_SIZE, num_skills: int = NUM_SKILL_SLOTS):
         super().__init__()
@@ -192,7 +162,9 @@ def history_dataset(lib, seed: int = 0, val_fraction: float = VAL_FRACTION, spli
     if split not in ("blocks", "random"):
         raise SkillMimicError(f"history encoder split must be 'blocks' or 'random', got {split!r}")
     gen = torch.Generator().manual_seed(seed)
-    rows, val, seen = [], [], set()
+    row_parts: list[torch.Tensor] = []
+    val_parts: list[torch.Tensor] = []
+    seen: set[bytes] = set()
     valid = lib.valid.cpu()
     for c in range(lib.num_clips):
         digest = _clip_digest(lib, c)
@@ -208,11 +180,11 @@ def history_dataset(lib, seed: int = 0, val_fraction: float = VAL_FRACTION, spli
         first = int(torch.randint(0, len(r) - k + 1, (1,), generator=gen))
         v = torch.zeros(len(r), dtype=torch.bool)
         v[first : first + k] = True
-        rows.append(r)
-        val.append(v)
-    if not rows:
+        row_parts.append(r)
+        val_parts.append(v)
+    if not row_parts:
         raise SkillMimicError(f"{lib.paths[0]}: no frame with a valid next frame to train the history encoder on")
-    rows, val = torch.cat(rows), torch.cat(val)
+    rows, val = torch.cat(row_parts), torch.cat(val_parts)
     if split == "random":
         val = torch.rand(len(rows), generator=gen) < val_fraction
     rows = rows.to(lib.device)
@@ -336,52 +308,6 @@ def train_history_encoder(
     return models["model"].encoder.cpu().eval(), metrics
 
 
-# --- files -----------------------------------------------------------------------------------
-
-
-def encoder_state(encoder: HistoryEncoder, metrics: dict | None = None, key: str = "") -> dict:
-    """The encoder as a plain dict (tensors and plain data): what the file holds, and what a
-    policy checkpoint embeds."""
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
-        "window": encoder.window,
-        "embed": encoder.embed,
-        "frame_size": encoder.frame_size,
-        "key": key,
-        "metrics": {k: (float(v) if isinstance(v, float) else v) for k, v in (metrics or {}).items()},
-    }
-
-
-def encoder_from_state(d, where: str = "history encoder state") -> HistoryEncoder:
-    """Rebuild an encoder (eval mode, CPU) from :func:`encoder_state`'s dict."""
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise SkillMimicError(f"{where}: not a history encoder (expected format {FORMAT!r})")
-    if d.get("version") != VERSION:
-        raise SkillMimicError(f"{where}: history encoder version {d.get('version')}, expected {VERSION}")
-    shape = (d.get("window"), d.get("frame_size"), d.get("embed"))
-    if shape != (WINDOW, FRAME_SIZE, EMBED):
-        raise SkillMimicError(
-            f"{where}: history encoder for window/frame/embed {shape}, expected {(WINDOW, FRAME_SIZE, EMBED)}"
-        )
-    enc = HistoryEncoder()
-    try:
-        enc.load_state_dict(d.get("state_dict"))
-    except (RuntimeError, TypeError, AttributeError) as e:
-        raise SkillMimicError(f"{where}: history encoder weights do not fit: {str(e).splitlines()[0][:160]}") from None
-    return enc.eval()
-
-
-def save_encoder(path, encoder: HistoryEncoder, metrics: dict | None = None, key: str = "") -> None:
-    """Write atomically (temp file + rename): a reader never sees half a file."""
-    atomic_save(encoder_state(encoder, metrics, key), path)
-
-
-def load_encoder(path, map_location="cpu") -> HistoryEncoder:
-    return encoder_from_state(load_plain(path, "history encoder"), str(path)).to(map_location)
-
-
 def history_key(lib, epochs: int | None = None, seed: int = 0) -> str:
     """Short sha256 of the clips' data and of everything training depends on (architecture,
     split, epochs, seed, optimiser settings)."""
@@ -398,13 +324,16 @@ def load_or_train(lib, cache_dir, device="cpu", epochs: int | None = None) -> Hi
     path = Path(cache_dir) / f"hist-{key}.pt"
     if path.is_file():
         enc = load_encoder(path, device)
-        print(f"history encoder: {path}", flush=True)
+        log.info("history encoder: %s", path)
         return enc
     enc, m = train_history_encoder(lib, epochs, device, progress=False)
     save_encoder(path, enc, m, key)
-    print(
-        f"trained history encoder {path} in {m['seconds']:.0f} s: validation MSE {m['val_mse']:.3g} "
-        f"(no history {m['val_mse_no_history']:.3g}, next = current {m['val_mse_next_equals_current']:.3g})",
-        flush=True,
+    log.info(
+        "trained history encoder %s in %.0f s: validation MSE %.3g (no history %.3g, next = current %.3g)",
+        path,
+        m["seconds"],
+        m["val_mse"],
+        m["val_mse_no_history"],
+        m["val_mse_next_equals_current"],
     )
     return enc.to(device)

@@ -3,61 +3,63 @@
 ``skillmimic train --task heading --llc CKPT`` builds a ``TaskEnv`` over the skill policy's own
 clips (or ``--motion``), trains rl-games' discrete PPO on it (preset ``train/hlc.yaml``: upstream's
 network and PPO values) and writes self-describing checkpoints: the task, its control mapping and
-the skill policy they drive, by path and content hash (a different file at that path is refused).
+the skill policy they drive, by path and content hash (a different file at that path is refused;
+``policy/controller.py`` loads them).
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
+from dataclasses import replace
 
 import torch
 from gymnasium import spaces
 
 from skillmimic.config import TrainConfig, to_dict
+from skillmimic.envs.factory import policy_motion, task_env
+from skillmimic.envs.task_env import TaskEnv, TaskEnvConfig
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning.checkpoint import FORMAT
 from skillmimic.learning.observer import EpochObserver
-from skillmimic.learning.policy import Policy
 from skillmimic.learning.vecenv import RLGamesVecEnv, register_wrapper
-from skillmimic.motion.library import MotionLibrary
-from skillmimic.sim.factory import make_simulator
-from skillmimic.skills import skill_name
-from skillmimic.tasks import TASKS
-from skillmimic.tasks.task_env import TaskEnv, TaskEnvConfig
-
-HLC_KIND = "high-level controller"  # metadata ``kind`` of these checkpoints
+from skillmimic.policy import SkillPolicy
+from skillmimic.policy.checkpoint import CONTROLLER_KIND, FORMAT
+from skillmimic.policy.controller import file_digest
+from skillmimic.tasks import get_task
 
 
-def file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def with_task_defaults(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with the task's own controller period and episode length where the config leaves them
+    unset: the run's config snapshot and checkpoint then say what it trained with."""
+    own = get_task(cfg.task.name).CONFIG
+    t = cfg.task
+    return replace(
+        cfg,
+        task=replace(
+            t,
+            llc_steps=t.llc_steps if t.llc_steps is not None else own.llc_steps,
+            episode_length=t.episode_length if t.episode_length is not None else own.episode_length,
+        ),
+    )
 
 
 def build_task_env(cfg: TrainConfig) -> TaskEnv:
+    """The task env of ``cfg`` (task defaults filled in: ``with_task_defaults``)."""
     t = cfg.task
-    if t.name not in TASKS:
-        raise SkillMimicError(f"task.name {t.name!r}: expected one of {', '.join(sorted(TASKS))}")
+    task = get_task(t.name)
     if not t.llc:
         raise SkillMimicError("--task needs --llc CKPT: the skill policy the controller drives")
-    task = TASKS[t.name]
-    llc = Policy(t.llc, cfg.sim.device)
-    missing = sorted(set(task.SKILLS) - set(llc.skills))
-    if missing:
-        names = ", ".join(f"{s:03d} {skill_name(s)}" for s in missing)
-        raise SkillMimicError(f"{t.llc}: task {t.name} needs skills {names}, which the skill policy was not trained on")
-    motion = cfg.motion or llc.config.motion
-    if not motion:
-        raise SkillMimicError(f"{t.llc}: the skill policy names no motion to start from; pass --motion")
-    lib = MotionLibrary.load(motion, cfg.sim.device, llc.config.skill, llc.config.retarget_ball)
-    sim = make_simulator(cfg.sim.backend, cfg.num_envs, cfg.sim.device, llc.config.scene, cfg.sim_config())
-    env_cfg = TaskEnvConfig(llc_steps=t.llc_steps, episode_length=t.episode_length)
-    return TaskEnv(task, llc, lib, sim, env_cfg, cfg.seed)
+    llc = SkillPolicy(t.llc, cfg.sim.device)
+    llc.config = replace(llc.config, sim=cfg.sim)  # simulate where this run does
+    lib = policy_motion(llc, cfg.motion)
+    assert t.llc_steps is not None and t.episode_length is not None, "with_task_defaults fills them in"
+    env_cfg = TaskEnvConfig(llc_steps=t.llc_steps, episode_length=t.episode_length, fall_height=task.CONFIG.fall_height)
+    return task_env(task, llc, lib, cfg.num_envs, env_cfg, cfg.seed)
 
 
 def hlc_metadata(cfg: TrainConfig, env: TaskEnv) -> dict:
+    assert cfg.task.llc is not None, "build_task_env requires it"
     return dict(
         format=FORMAT,
-        kind=HLC_KIND,
+        kind=CONTROLLER_KIND,
         config=to_dict(cfg),
         task=env.task.NAME,
         skills=[int(s) for s in env.task.SKILLS],
@@ -65,34 +67,6 @@ def hlc_metadata(cfg: TrainConfig, env: TaskEnv) -> dict:
         num_actions=env.num_actions,
         llc=dict(path=str(cfg.task.llc), sha256=file_digest(cfg.task.llc)),
     )
-
-
-def check_llc(meta: dict, where: str) -> None:
-    """Refuse to drive another skill policy than the one the controller was trained with."""
-    path = Path(meta["llc"]["path"])
-    if not path.is_file():
-        raise SkillMimicError(f"{where}: its skill policy {path} is missing")
-    if file_digest(path) != meta["llc"]["sha256"]:
-        raise SkillMimicError(f"{where}: {path} is not the skill policy it was trained with (content differs)")
-
-
-def network_params(units: list[int]) -> dict:
-    """rl-games' separate actor-critic MLPs with a discrete (logits) head (upstream HLC: [1024, 512])."""
-    return {
-        "model": {"name": "discrete_a2c"},
-        "network": {
-            "name": "actor_critic",
-            "separate": True,
-            "space": {"discrete": {}},
-            "mlp": {
-                "units": list(units),
-                "activation": "relu",
-                "d2rl": False,
-                "initializer": {"name": "default"},
-                "regularizer": {"name": "None"},
-            },
-        },
-    }
 
 
 class TaskVecEnv(RLGamesVecEnv):
@@ -125,7 +99,8 @@ class TaskObserver(EpochObserver):
     def __init__(self, max_epochs: int, skills: list[int], minutes: float = 0.0):
         super().__init__(max_epochs, minutes)
         self.skills = skills
-        self._sums, self.steps = None, 0
+        self._sums: torch.Tensor | None = None
+        self.steps = 0
 
     def process_infos(self, infos, done_indices) -> None:
         info = infos.get("task") if isinstance(infos, dict) else None
@@ -163,54 +138,3 @@ class TaskObserver(EpochObserver):
 
     def _last_epoch(self) -> str:
         return f"; last epoch {self.last['epoch']}: task reward {self.last['reward']:.3f}" if self.last else ""
-
-
-def is_hlc_checkpoint(path: str | Path) -> bool:
-    from skillmimic.learning.checkpoint import load_checkpoint
-
-    return load_checkpoint(path)["skillmimic"].get("kind") == HLC_KIND
-
-
-class HLCPolicy:
-    """A trained high-level controller from its checkpoint alone: deterministic (the most likely
-    skill, as upstream's player), on the checkpoint's task and skill policy."""
-
-    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
-        import contextlib
-        import io
-
-        from rl_games.algos_torch import model_builder
-
-        from skillmimic.config import load_config
-        from skillmimic.learning.checkpoint import load_checkpoint
-
-        self.path = Path(path)
-        state = load_checkpoint(self.path)
-        meta = state["skillmimic"]
-        if meta.get("kind") != HLC_KIND:
-            raise SkillMimicError(f"{self.path}: not a high-level controller checkpoint (train one with --task)")
-        check_llc(meta, str(self.path))
-        self.meta, self.task, self.llc = meta, meta["task"], meta["llc"]["path"]
-        self.config = load_config(base=meta["config"])
-        self.epoch = int(state.get("epoch", 0))
-        ppo = self.config.ppo
-        with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints each layer it builds
-            net = model_builder.ModelBuilder().load(network_params(ppo.units))
-            self.model = net.build(
-                {
-                    "actions_num": meta["num_actions"],
-                    "input_shape": (meta["obs_size"],),
-                    "num_seqs": 1,
-                    "value_size": 1,
-                    "normalize_value": ppo.normalize_value,
-                    "normalize_input": ppo.normalize_input,
-                }
-            )
-        self.model.load_state_dict({k.removeprefix("_orig_mod."): v for k, v in state["model"].items()})
-        self.model.to(device).eval()
-        self.device = torch.device(device)
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor) -> torch.Tensor:
-        out = self.model({"is_train": False, "prev_actions": None, "obs": obs.to(self.device), "rnn_states": None})
-        return out["logits"].argmax(dim=-1)

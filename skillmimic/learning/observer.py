@@ -20,7 +20,8 @@ class EpochObserver(AlgoObserver):
 
     def __init__(self, max_epochs: int, minutes: float = 0.0):
         self.max_epochs, self.minutes = max_epochs, minutes
-        self.epochs_run, self.samples_run, self.last = 0, 0, {}
+        self.epochs_run, self.samples_run = 0, 0
+        self.last: dict[str, float] = {}
 
     def after_init(self, algo) -> None:
         self.algo = algo

@@ -8,8 +8,10 @@ observation layout, skill table and config).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import torch
 from omegaconf import OmegaConf
@@ -17,25 +19,29 @@ from omegaconf import OmegaConf
 from skillmimic import __version__
 from skillmimic.config import TrainConfig, load_config, resolve_device, to_dict, to_yaml
 from skillmimic.envs.adaptive_sampling import AdaptiveStartSampler
+from skillmimic.envs.history_encoder import HistoryEncoder, encoder_from_state, encoder_state, load_encoder
 from skillmimic.envs.imitation import ImitationEnv
 from skillmimic.envs.observations import obs_layout
 from skillmimic.envs.sampling import UniformStartSampler
+from skillmimic.envs.task_env import TaskEnv
 from skillmimic.envs.transition_field import TransitionFieldSampler
 from skillmimic.errors import SkillMimicError
 from skillmimic.graph import load_or_build
-from skillmimic.learning import hlc, network, vecenv
+from skillmimic.learning import hlc, vecenv
 from skillmimic.learning.agent import AGENT_NAME, HLC_AGENT_NAME, HLCAgent, SkillMimicAgent
-from skillmimic.learning.checkpoint import FORMAT, load_checkpoint
-from skillmimic.learning.history_encoder import encoder_from_state, encoder_state, load_encoder, load_or_train
+from skillmimic.learning.history_encoder import load_or_train
 from skillmimic.learning.observer import ProgressObserver
 from skillmimic.motion.library import MotionLibrary
+from skillmimic.policy import network
+from skillmimic.policy.checkpoint import CONTROLLER_KIND, FORMAT, load_checkpoint
+from skillmimic.policy.controller import check_llc
 from skillmimic.sim.factory import make_simulator
 from skillmimic.skills import SKILLS
 from skillmimic.threads import configure_threads
 
 
 def build_env(
-    cfg: TrainConfig, encoder: torch.nn.Module | None = None, finger_pose: torch.Tensor | None = None
+    cfg: TrainConfig, encoder: HistoryEncoder | None = None, finger_pose: torch.Tensor | None = None
 ) -> ImitationEnv:
     """The training env of ``cfg``; ``encoder``: the history encoder to use (a resumed run's own),
     else, with ``history.enabled``, the configured file or one trained here (cached per clip set);
@@ -155,8 +161,8 @@ def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict)
 
 
 def train(
-    files: list[str] = (),
-    overrides: list[str] = (),
+    files: Sequence[str] = (),
+    overrides: Sequence[str] = (),
     run: str | None = None,
     resume: bool = False,
     resume_from: str | None = None,
@@ -175,7 +181,7 @@ def train(
             raise SkillMimicError("--resume-from needs --run NAME (the new run folder under runs/)")
         source = load_checkpoint(resume_from)
         meta = source["skillmimic"]
-        if meta.get("kind") == "high-level controller" or (meta.get("exported") and not meta.get("resumable")):
+        if meta.get("kind") == CONTROLLER_KIND or (meta.get("exported") and not meta.get("resumable")):
             raise SkillMimicError(
                 f"--resume-from {resume_from}: expected a skill policy's training checkpoint or a file of "
                 "export-policy --resumable"
@@ -190,7 +196,7 @@ def train(
         saved = Path(probe.runs_dir) / run / "config.yaml"
         if not saved.is_file():
             raise SkillMimicError(f"--resume: {saved} not found; nothing to continue")
-        base = OmegaConf.to_container(OmegaConf.load(saved))
+        base = cast(dict, OmegaConf.to_container(OmegaConf.load(saved)))
         base["sim"]["device"] = base["sim"]["backend"] = "auto"  # re-resolve on this machine
         base["minutes"] = 0.0  # the earlier run's time limit is not this one's
     cfg = load_config(files, overrides, base=base)
@@ -215,9 +221,11 @@ def train(
     torch.manual_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     max_epochs = start_epoch + cfg.epochs
+    env: TaskEnv | ImitationEnv
     if cfg.task.name:  # a high-level controller over a frozen skill policy
         if resume:
-            hlc.check_llc(load_checkpoint(last)["skillmimic"], str(last))
+            check_llc(load_checkpoint(last)["skillmimic"], str(last))
+        cfg = hlc.with_task_defaults(cfg)
         env = hlc.build_task_env(cfg)
         (run_dir / "config.yaml").write_text(to_yaml(cfg))
         print(
@@ -229,12 +237,13 @@ def train(
         hlc.register(env)
         observer = hlc.TaskObserver(max_epochs, list(env.task.SKILLS), cfg.minutes)
         params = rl_games_params(cfg, run, max_epochs, hlc.hlc_metadata(cfg, env))
-        params.update(hlc.network_params(cfg.ppo.units), algo={"name": HLC_AGENT_NAME})
+        params.update(network.discrete_params(cfg.ppo.units), algo={"name": HLC_AGENT_NAME})
         params["config"]["env_name"] = hlc.ENV_NAME
         agent = HLCAgent
     else:
         env = build_env(cfg, encoder, finger_pose)
         if source is not None:
+            assert resume_from is not None, "source was read from it"
             _check_same_clips(source["skillmimic"], env, resume_from)
         (run_dir / "config.yaml").write_text(to_yaml(cfg))
         print(

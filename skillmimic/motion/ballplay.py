@@ -116,14 +116,14 @@ def _hold_index(valid: torch.Tensor) -> torch.Tensor:
     return torch.where(held == 0, first, held) if not bool(valid[0]) else held
 
 
-def _continuous_hinges(h: torch.Tensor) -> torch.Tensor:
+def _continuous_hinges(hinges: torch.Tensor) -> torch.Tensor:
     """Pick, per frame and joint, the x-y-z angle triple closest to the previous frame's.
 
     A rotation has two triples, (a, b, c) and (a + pi, pi - b, c + pi). ``hinges_from_quat``
     keeps |b| <= pi/2, so a joint swinging through b = pi/2 would jump by pi in a and c;
     following the motion's own branch removes those jumps (and their velocity spikes).
     """
-    h = h.numpy()
+    h = hinges.numpy()
     alt = np.stack((h[..., 0] + np.pi, np.pi - h[..., 1], h[..., 2] + np.pi), axis=-1)
     alt = np.remainder(alt + np.pi, 2 * np.pi) - np.pi
     out = h.copy()

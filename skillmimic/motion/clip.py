@@ -37,8 +37,14 @@ class Clip:
             self.valid = torch.ones(self.num_frames, dtype=torch.bool)
 
     @property
+    def valid_mask(self) -> torch.Tensor:
+        """``valid``, which ``__post_init__`` always sets."""
+        assert self.valid is not None
+        return self.valid
+
+    @property
     def num_missing(self) -> int:
-        return int((~self.valid).sum())
+        return int((~self.valid_mask).sum())
 
     @property
     def name(self) -> str:
@@ -65,7 +71,7 @@ class Clip:
         Hinge angles are unwrapped first so a jump across +-pi is not read as a fast spin.
         """
         dt = 1.0 / self.fps
-        v = self.valid
+        v = self.valid_mask
         return {
             "root_vel": _diff(self.root_pos, v) / dt,
             "root_ang_vel": _diff(self.root_rot, v, _rotation_step) / dt,

@@ -37,10 +37,20 @@ def resolve_motion(arg: str | Path) -> Path:
 
 
 def motion_files(path: Path) -> list[Path]:
-    """Clip files of a motion argument, in library order: sorted by their path relative to it."""
+    """Clip files of a motion argument, in library order: sorted by their path relative to it.
+    Symlinked folders and files count (a motion folder assembled from links to skill folders); a
+    link back up the tree is walked once."""
     if path.is_file():
         return [path]
-    files = sorted(path.rglob("*.pt"), key=lambda f: f.relative_to(path).as_posix())
+    files, seen = [], set()
+    for folder, subfolders, names in os.walk(path, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link cycle: this folder's contents are listed already
+            subfolders.clear()
+            continue
+        seen.add(real)
+        files += [Path(folder) / n for n in names if n.endswith(".pt") and (Path(folder) / n).is_file()]
+    files.sort(key=lambda f: f.relative_to(path).as_posix())
     if not files:
         raise SkillMimicError(f"{path}: folder contains no .pt motion files")
     return files

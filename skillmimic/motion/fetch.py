@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import urllib.request
@@ -19,6 +20,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from skillmimic.errors import SkillMimicError
+
+log = logging.getLogger(__name__)
 
 
 def known_datasets() -> list[str]:
@@ -80,5 +83,5 @@ def fetch(name: str, dest_root: Path, source: Path | None = None, base_url: str 
         os.replace(tmp, target)
         fetched += 1
     (dest / "SOURCE.txt").write_text(f"{man['description']}\nsource: {man['source']}\nlicense: {man['license']}\n")
-    print(f"{name}: {fetched} fetched, {kept} already present -> {dest}")
+    log.info("%s: %d fetched, %d already present -> %s", name, fetched, kept, dest)
     return dest

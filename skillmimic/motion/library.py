@@ -126,7 +126,7 @@ class MotionLibrary:
         self.frame_clip = torch.repeat_interleave(torch.arange(len(clips), device=self.device), self.lengths)
         # False on missing (all-zero, masked) frames: never a start, never a graph target, and a
         # reference frame that earns no reward of its own (the env substitutes its clip's mean)
-        self.valid = torch.cat([c.valid for c in clips]).to(self.device)
+        self.valid = torch.cat([c.valid_mask for c in clips]).to(self.device)
 
     @classmethod
     def load(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from skillmimic.motion.ballplay import read_ballplay
 from skillmimic.motion.datasets import motion_files, resolve_motion
@@ -11,7 +12,7 @@ from skillmimic.motion.datasets import motion_files, resolve_motion
 def inspect_motion(motion: str | Path, skill: int | None = None) -> dict:
     """Per clip: file, skill id and name, frames, missing frames, fps, seconds (library order); and totals."""
     root = resolve_motion(motion)
-    clips = []
+    clips: list[dict[str, Any]] = []
     for f in motion_files(root):
         c = read_ballplay(f, skill)
         clips.append(

@@ -27,8 +27,10 @@ def hand_ball_distance(
     """Signed surface distance [T, H] from the ball to each hand capsule, and the unit direction
     [T, H, 3] from the capsule's closest axis point to the ball centre."""
     geoms = [BODIES[i].geom for i in _HAND]
-    a_loc = torch.tensor([g.fromto[:3] for g in geoms], dtype=body_pos.dtype, device=body_pos.device)
-    b_loc = torch.tensor([g.fromto[3:] for g in geoms], dtype=body_pos.dtype, device=body_pos.device)
+    ends = [g.fromto for g in geoms if g.fromto is not None]
+    assert len(ends) == len(geoms), "every hand segment is a capsule"
+    a_loc = torch.tensor([e[:3] for e in ends], dtype=body_pos.dtype, device=body_pos.device)
+    b_loc = torch.tensor([e[3:] for e in ends], dtype=body_pos.dtype, device=body_pos.device)
     radius = torch.tensor([g.size[0] for g in geoms], dtype=body_pos.dtype, device=body_pos.device)
     p, q = body_pos[:, _HAND], body_rot[:, _HAND]
     a = p + rot.quat_rotate(q, a_loc.expand_as(p))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import SceneConfig
 from skillmimic.sim.base import SimConfig, Simulator
@@ -10,7 +12,11 @@ BACKENDS = ("mjwarp", "mujoco")
 
 
 def make_simulator(
-    backend: str, num_worlds: int, device: str = "cpu", scene: SceneConfig | None = None, cfg: SimConfig | None = None
+    backend: str,
+    num_worlds: int,
+    device: str | torch.device = "cpu",
+    scene: SceneConfig | None = None,
+    cfg: SimConfig | None = None,
 ) -> Simulator:
     if num_worlds < 1:
         raise SkillMimicError(f"number of worlds must be at least 1, got {num_worlds}")

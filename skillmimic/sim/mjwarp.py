@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
-import sys
 import time
 
 import warp as wp
@@ -31,7 +31,6 @@ import warp as wp
 # No per-module load lines (compile errors still show); SKILLMIMIC_WARP_VERBOSE=1 prints each
 # module's load/compile time, e.g. on a first GPU run.
 _VERBOSE = os.environ.get("SKILLMIMIC_WARP_VERBOSE", "") not in ("", "0")
-wp.config.quiet = not _VERBOSE
 wp.config.log_level = wp.LOG_INFO if _VERBOSE else wp.LOG_WARNING
 
 import mujoco  # noqa: E402
@@ -42,6 +41,8 @@ from skillmimic.errors import SkillMimicError  # noqa: E402
 from skillmimic.humanoid import SceneConfig  # noqa: E402
 from skillmimic.sim.base import ContactList, SimConfig, Simulator, normal_forces  # noqa: E402
 from skillmimic.sim.state import standing_state  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 # Buffer overflows make MuJoCo Warp drop contacts or constraints; a world with one is treated as
 # diverged. The solver's iteration-limit bits are not failures and are left out.
@@ -72,7 +73,7 @@ class WarpSimulator(Simulator):
             self.m.opt.warn_overflow = 0  # overflows are detected per world and reported by the caller
             if cuda and not wp.is_conditional_graph_supported():
                 self.m.opt.graph_conditional = False
-                _say(
+                log.warning(
                     "MuJoCo Warp: this CUDA driver/toolkit lacks conditional graph nodes (needs 12.4+): "
                     f"the solver runs all {self.model.opt.iterations} iterations instead of exiting early"
                 )
@@ -94,7 +95,7 @@ class WarpSimulator(Simulator):
         self.use_graphs = cuda and cfg.graph
         if self.use_graphs and not wp.is_mempool_enabled(self._wp_device):
             self.use_graphs = False
-            _say(f"MuJoCo Warp: no CUDA memory pool on {self._wp_device}, so no graph capture; running eager")
+            log.warning(f"MuJoCo Warp: no CUDA memory pool on {self._wp_device}, so no graph capture; running eager")
         self._graphs: dict[str, wp.Graph] = {}
         if cuda:
             # Load every kernel module once outside capture (reset_data builds its kernels per call,
@@ -106,7 +107,7 @@ class WarpSimulator(Simulator):
                 self._physics_step()
                 self._physics_forward()
             torch.cuda.synchronize(self.device)
-            _say(
+            log.warning(
                 f"MuJoCo Warp on {self._wp_device} ({torch.cuda.get_device_name(self.device)}): kernels ready in "
                 f"{time.perf_counter() - t0:.1f} s; {num_worlds} worlds, "
                 f"{'CUDA graphs' if self.use_graphs else 'eager launches (slow; sim.graph=false or no mempool)'}"
@@ -159,7 +160,7 @@ class WarpSimulator(Simulator):
         except Exception as e:  # driver or capture error: slow but correct beats dead
             self.use_graphs = False
             self._graphs.clear()
-            _say(
+            log.warning(
                 f"warning: CUDA graph capture of '{name}' failed ({str(e).strip().splitlines()[0][:200]}); "
                 "running eager launches (slower, most on small batches). Set sim.graph=false to skip the attempt."
             )
@@ -242,7 +243,3 @@ def no_gc():
     finally:
         if enabled:
             gc.enable()
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -9,21 +9,35 @@ its reward pays for: a ball on the circle is R >= 2 m from the centre.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from skillmimic import rotations as rot
-from skillmimic.tasks.common import TaskState, cleared, local_target
+from skillmimic.skills import skill_id
+from skillmimic.tasks.common import Goal, Marker, TaskConfig, TaskState, cleared, local_target, ring
+
+
+@dataclass(frozen=True)
+class CirclingConfig(TaskConfig):
+    radius_min: float = 2.0  # m: circle radii are drawn in [min, max)
+    radius_max: float = 5.0
+    on_circle: float = 0.5  # m: the ball counts as on the circle this close to it
+    on_fraction: float = 0.8  # of the steps so far, on the circle, for a lap to count
+    slow_ball: float = 0.5  # m/s: the reward is cut to 0.1 while the ball is slower
+
 
 NAME = "circling"
-SKILLS = (12, 13, 11)
+CONFIG = CirclingConfig()
+SKILLS = tuple(skill_id(n) for n in ("dribble_right", "dribble_forward", "dribble_left"))
 OBS_SIZE = 5
-ON_CIRCLE = 0.5  # m
-ON_FRACTION = 0.8
+MOVABLE = "centre"
 
 
 def sample(s: TaskState, gen: torch.Generator) -> dict[str, torch.Tensor]:
     n, dev = len(s.root_pos), s.root_pos.device
-    radius = (2.0 + 3.0 * torch.rand(n, generator=gen)).to(dev)
+    span = CONFIG.radius_max - CONFIG.radius_min
+    radius = (CONFIG.radius_min + span * torch.rand(n, generator=gen)).to(dev)
     centre = s.root_pos[:, :2].clone()
     angle = _bearing(s.ball_pos, centre)
     zero = torch.zeros(n, device=dev)
@@ -52,14 +66,27 @@ def observe(s: TaskState, t: dict) -> torch.Tensor:
 
 
 def reward(s: TaskState, t: dict) -> torch.Tensor:
-    slow = s.ball_vel.norm(dim=1) < 0.5
+    slow = s.ball_vel.norm(dim=1) < CONFIG.slow_ball
     return torch.exp(-_off_circle(s, t)) * torch.where(slow, 0.1, 1.0)
 
 
 def advance(s: TaskState, t: dict) -> dict:
     angle = _bearing(s.ball_pos, t["centre"])
     swept = t["swept"] + rot.wrap_angle(angle - t["angle"])
-    on = t["on"] + (_off_circle(s, t) < ON_CIRCLE).float()
+    on = t["on"] + (_off_circle(s, t) < CONFIG.on_circle).float()
     steps = t["steps"] + 1
-    lap = (swept.abs() >= 2 * torch.pi) & (on >= ON_FRACTION * steps)
+    lap = (swept.abs() >= 2 * torch.pi) & (on >= CONFIG.on_fraction * steps)
     return {**t, "angle": angle, "swept": swept, "on": on, "steps": steps, "success": t["success"] | lap}
+
+
+def markers(goal: Goal, start_xy) -> list[Marker]:
+    """The centre, and the circle on the floor."""
+    cx, cy = (float(v) for v in goal["centre"])
+    r = float(goal["radius"])
+    return [Marker((cx, cy, 0.1), 0.1), *ring((cx, cy), r, 0.03, 0.02, max(24, round(12 * r)))]
+
+
+def focus(goal: Goal, start_xy) -> list[list[float]]:
+    """The whole circle."""
+    c, r = goal["centre"], float(goal["radius"])
+    return [[float(c[0]) + dx * r, float(c[1]) + dy * r, 0.1] for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]

@@ -11,29 +11,57 @@ forward, left, layup).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from skillmimic.tasks.common import TaskState, cleared, goal_around, local_target
+from skillmimic.skills import skill_id
+from skillmimic.tasks.common import (
+    FAINT_RGBA,
+    Goal,
+    Marker,
+    TaskConfig,
+    TaskState,
+    cleared,
+    goal_around,
+    local_target,
+    point,
+    ring,
+)
+
+
+@dataclass(frozen=True)
+class ScoringConfig(TaskConfig):
+    goal_near: float = 2.0  # m: hoops stand this far from the start ...
+    goal_far: float = 8.0  # ... up to this far
+    hoop: float = 2.5  # m: the rim's height
+    hoop_radius: float = 0.23  # m: a basketball rim (drawn)
+    landing_height: float = 2.0  # m: where a free ball's landing point is taken
+    landing_reach: float = 0.3  # m: a landing point this close to the goal scores
+    slow_root: float = 0.5  # m/s: the reward is cut to 0.1 while the character is slower
+
 
 NAME = "scoring"
-SKILLS = (31, 1, 2, 12, 13, 11, 31)
+CONFIG = ScoringConfig()
+SKILLS = tuple(
+    skill_id(n) for n in ("layup", "pickup", "rebound", "dribble_right", "dribble_forward", "dribble_left", "layup")
+)
 OBS_SIZE = 5
-HOOP = 2.5
+MOVABLE = "goal"
 GRAVITY = 9.8
-LANDING_HEIGHT = 2.0
 
 
 def sample(s: TaskState, gen: torch.Generator) -> dict[str, torch.Tensor]:
     n, dev = len(s.root_pos), s.root_pos.device
-    return {"goal": goal_around(s.root_pos, 2.0, 8.0, gen), "success": cleared(n, dev)}
+    return {"goal": goal_around(s.root_pos, CONFIG.goal_near, CONFIG.goal_far, gen), "success": cleared(n, dev)}
 
 
 def hoop(t: dict) -> torch.Tensor:
     g = t["goal"]
-    return torch.cat((g, torch.full_like(g[:, :1], HOOP)), dim=1)
+    return torch.cat((g, torch.full_like(g[:, :1], CONFIG.hoop)), dim=1)
 
 
-def landing(ball_pos: torch.Tensor, ball_vel: torch.Tensor, height: float = LANDING_HEIGHT):
+def landing(ball_pos: torch.Tensor, ball_vel: torch.Tensor, height: float = CONFIG.landing_height):
     """Where a free ball comes down through ``height`` (xy [N, 2]) and whether it gets there."""
     disc = ball_vel[:, 2] ** 2 + 2 * GRAVITY * (ball_pos[:, 2] - height)
     ok = disc >= 0
@@ -46,13 +74,27 @@ def observe(s: TaskState, t: dict) -> torch.Tensor:
 
 
 def reward(s: TaskState, t: dict) -> torch.Tensor:
-    slow = s.root_vel.norm(dim=1) < 0.5
+    slow = s.root_vel.norm(dim=1) < CONFIG.slow_root
     near = torch.exp(-0.5 * (s.ball_pos - hoop(t)).norm(dim=1))
-    high = 0.2 * torch.exp(-(s.ball_pos[:, 2] - HOOP).abs())
+    high = 0.2 * torch.exp(-(s.ball_pos[:, 2] - CONFIG.hoop).abs())
     return torch.where(slow, 0.1, 1.0) * (near + t["success"].float() + high)
 
 
 def advance(s: TaskState, t: dict) -> dict:
     xy, ok = landing(s.ball_pos, s.ball_vel)
-    hit = ok & ((xy - t["goal"]).norm(dim=1) < 0.3) & (s.ball_pos[:, 2] > LANDING_HEIGHT) & ~s.ball_contact
+    near = (xy - t["goal"]).norm(dim=1) < CONFIG.landing_reach
+    hit = ok & near & (s.ball_pos[:, 2] > CONFIG.landing_height) & ~s.ball_contact
     return {**t, "success": t["success"] | hit}
+
+
+def markers(goal: Goal, start_xy) -> list[Marker]:
+    """The rim at its height, a spot below it, and a post beside the rim so its height reads in
+    perspective."""
+    x, y = (float(v) for v in goal["goal"])
+    px = x + CONFIG.hoop_radius + 0.15
+    post = Marker((px, y, 0.0), 0.03, (px, y, CONFIG.hoop), FAINT_RGBA)
+    return [*ring((x, y), CONFIG.hoop_radius, CONFIG.hoop, 0.02, 24), Marker((x, y, 0.0), 0.08), post]
+
+
+def focus(goal: Goal, start_xy) -> list[list[float]]:
+    return [point(goal["goal"], CONFIG.hoop)]

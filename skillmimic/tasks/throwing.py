@@ -6,14 +6,24 @@ observation (upstream).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from skillmimic.tasks.common import TaskState, cleared
+from skillmimic.skills import skill_id
+from skillmimic.tasks.common import Goal, Marker, TaskConfig, TaskState, cleared, point
+
+
+@dataclass(frozen=True)
+class ThrowingConfig(TaskConfig):
+    height: float = 2.5  # m: the ball has to get this high
+
 
 NAME = "throwing"
-SKILLS = (34, 1, 13)
+CONFIG = ThrowingConfig()
+SKILLS = tuple(skill_id(n) for n in ("turnaround_layup", "pickup", "dribble_forward"))
 OBS_SIZE = 0
-HEIGHT = 2.5
+MOVABLE = None
 
 
 def sample(s: TaskState, gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -25,8 +35,17 @@ def observe(s: TaskState, t: dict) -> torch.Tensor:
 
 
 def reward(s: TaskState, t: dict) -> torch.Tensor:
-    return torch.exp(-(s.ball_pos[:, 2] - HEIGHT).abs())
+    return torch.exp(-(s.ball_pos[:, 2] - CONFIG.height).abs())
 
 
 def advance(s: TaskState, t: dict) -> dict:
-    return {**t, "success": t["success"] | (s.ball_pos[:, 2] >= HEIGHT)}
+    return {**t, "success": t["success"] | (s.ball_pos[:, 2] >= CONFIG.height)}
+
+
+def markers(goal: Goal, start_xy) -> list[Marker]:
+    """A sphere at the height to reach, above where the character started."""
+    return [Marker((float(start_xy[0]), float(start_xy[1]), CONFIG.height), 0.12)]
+
+
+def focus(goal: Goal, start_xy) -> list[list[float]]:
+    return [point(start_xy, CONFIG.height)]

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import mujoco
 
+from skillmimic.skills import skill_id
+
+
+def _ids(*names: str) -> tuple[int, ...]:
+    return tuple(skill_id(n) for n in names)
+
+
 # (key label, GLFW key code, what it does, skill ids to try in order)
 KEYS = (
-    ("Left", 263, "dribble left", (11,)),
-    ("Up", 265, "dribble forward", (13,)),
-    ("Right", 262, "dribble right", (12,)),
-    ("Q", 81, "pick up", (1,)),
-    ("W", 87, "shot", (9, 5, 6, 7, 22)),
-    ("E", 69, "layup", (31,)),
-    ("R", 82, "turnaround layup", (34,)),
+    ("Left", 263, "dribble left", _ids("dribble_left")),
+    ("Up", 265, "dribble forward", _ids("dribble_forward")),
+    ("Right", 262, "dribble right", _ids("dribble_right")),
+    ("Q", 81, "pick up", _ids("pickup")),
+    ("W", 87, "shot", _ids("shot", "shot_style1", "shot_style2", "shot_style3", "jump_shot")),
+    ("E", 69, "layup", _ids("layup")),
+    ("R", 82, "turnaround layup", _ids("turnaround_layup")),
 )
 GOAL_STEP = 0.5  # m per goal key press
 # (key label, GLFW key code, world x/y direction): I/K along +y/-y, J/L along -x/+x

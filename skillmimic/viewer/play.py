@@ -23,15 +23,16 @@ import mujoco
 import numpy as np
 import torch
 
-from skillmimic.envs.imitation import ImitationEnv
-from skillmimic.envs.sampling import FixedStartSampler
+from skillmimic.envs.factory import UNLIMITED, play_env, policy_motion, task_env
+from skillmimic.envs.task_env import BODY_OBS, TaskEnv, TaskEnvConfig
 from skillmimic.errors import SkillMimicError
 from skillmimic.humanoid import build_render_model
-from skillmimic.learning.policy import load_policy
 from skillmimic.motion.library import MotionLibrary
-from skillmimic.sim.factory import make_simulator
+from skillmimic.policy import ControllerPolicy, is_controller, load_policy
 from skillmimic.sim.state import SimState, state_to_qpos_qvel
 from skillmimic.skills import skill_name
+from skillmimic.tasks import get_task
+from skillmimic.tasks.common import Marker
 from skillmimic.viewer.keys import (
     CAMERA_HELP,
     CAMERA_KEY,
@@ -45,11 +46,12 @@ from skillmimic.viewer.keys import (
     skill_for_key,
     wrap_help,
 )
-from skillmimic.viewer.markers import Marker, add_markers, task_markers
+from skillmimic.viewer.markers import add_markers
 from skillmimic.viewer.replay import clip_rows, render_motion
 from skillmimic.viewer.video import OffscreenRenderer, VideoWriter, fit_distance
 
 ROOT_BODY = "Pelvis"
+VIDEO_SECONDS = 10.0  # a video's length unless --seconds says otherwise
 
 
 class Playback:
@@ -61,7 +63,7 @@ class Playback:
     def __init__(
         self,
         checkpoint: str,
-        motion: str,
+        motion: str | None,
         skill: int | None,
         seconds: float | None,
         ghost: bool,
@@ -71,33 +73,12 @@ class Playback:
         """``seconds``: length of the episode (None: until the viewer closes)."""
         if not motion:
             raise SkillMimicError("play --checkpoint of a skill policy needs --motion (the clips to start from)")
-        self.policy, cfg = load_policy(checkpoint, device, backend)
-        dev = cfg.sim.device
-        self.lib = MotionLibrary.load(motion, dev, cfg.skill, cfg.retarget_ball)
-        self.policy.check_motion(self.lib)
-        skill = skill if skill is not None else int(self.lib.skill_ids[0])
-        if skill not in self.policy.skills:
-            raise SkillMimicError(
-                f"--skill {skill:03d} ({skill_name(skill)}): the policy knows "
-                f"{', '.join(f'{s:03d} {skill_name(s)}' for s in self.policy.skills)}"
-            )
-        matching = (self.lib.skill_ids == skill).nonzero().flatten()
-        clip = int(matching[0]) if len(matching) else 0
-        sim = make_simulator(cfg.sim.backend, 1, dev, cfg.scene, cfg.sim_config())
-        self.control_dt = sim.control_dt
-        self.total_steps = max(1, round(seconds / self.control_dt)) if seconds is not None else 10**9
-        env_cfg = cfg.env.rollout(self.total_steps)
-        start = FixedStartSampler(torch.tensor([clip], device=dev), torch.zeros(1, dtype=torch.long, device=dev))
-        self.env = ImitationEnv(
-            self.lib,
-            sim,
-            env_cfg,
-            cfg.reward,
-            sampler=start,
-            history_encoder=self.policy.history_encoder,
-            finger_pose=self.policy.finger_pose,
-        )
-        self.env.set_skill(skill)
+        self.policy = load_policy(checkpoint, device, backend)
+        cfg = self.policy.config
+        self.lib = policy_motion(self.policy, motion)
+        self.env = play_env(self.policy, self.lib, skill)
+        self.control_dt = self.env.sim.control_dt
+        self.total_steps = max(1, round(seconds / self.control_dt)) if seconds is not None else UNLIMITED
         self.obs = self.env.reset()
         self._render_model(cfg.scene, ghost)
 
@@ -170,6 +151,7 @@ class TaskPlayback(Playback):
     circling: the centre)."""
 
     help_entries = GOAL_HELP
+    env: TaskEnv  # type: ignore[assignment]  # not an ImitationEnv: this class overrides what uses one
 
     def __init__(
         self,
@@ -180,30 +162,23 @@ class TaskPlayback(Playback):
         backend: str = "auto",
         seed: int = 0,
     ):
-        from skillmimic.learning.hlc import HLCPolicy
-        from skillmimic.tasks import TASKS
-        from skillmimic.tasks.task_env import TaskEnv, TaskEnvConfig
-
-        self.hlc = HLCPolicy(checkpoint, "cpu")
-        self.llc, cfg = load_policy(self.hlc.llc, device, backend)
+        self.hlc = ControllerPolicy(checkpoint, "cpu")
+        self.llc = load_policy(self.hlc.llc, device, backend)
+        cfg = self.llc.config
         dev = cfg.sim.device
         if dev != "cpu":
-            self.hlc = HLCPolicy(checkpoint, dev)
+            self.hlc = ControllerPolicy(checkpoint, dev)
         self.policy = self.llc
-        self.task = TASKS[self.hlc.task]
-        motion = motion or self.hlc.config.motion or cfg.motion
-        if not motion:
-            raise SkillMimicError(f"{checkpoint}: neither it nor its skill policy names a motion; pass --motion")
-        lib = MotionLibrary.load(motion, dev, cfg.skill, cfg.retarget_ball)
-        sim = make_simulator(cfg.sim.backend, 1, dev, cfg.scene, cfg.sim_config())
-        self.control_dt = sim.control_dt
-        self.total_steps = max(1, round(seconds / self.control_dt)) if seconds is not None else 10**9
+        self.task = get_task(self.hlc.task)
+        lib = policy_motion(self.llc, motion or self.hlc.config.motion)
+        assert self.hlc.config.task.llc_steps is not None, "a controller's config holds its period"
         self.period = int(self.hlc.config.task.llc_steps)
         # The env steps one control step at a time (so every frame is drawn); the controller acts
         # every ``period`` of them, as its training env did in one step.
-        self.env = TaskEnv(
-            self.task, self.llc, lib, sim, TaskEnvConfig(llc_steps=1, episode_length=self.total_steps), seed
-        )
+        env_cfg = TaskEnvConfig(llc_steps=1, episode_length=UNLIMITED, fall_height=self.task.CONFIG.fall_height)
+        self.env = task_env(self.task, self.llc, lib, 1, env_cfg, seed)
+        self.control_dt = self.env.env.sim.control_dt
+        self.total_steps = max(1, round(seconds / self.control_dt)) if seconds is not None else UNLIMITED
         self.obs = self.env.reset()
         self.action = torch.zeros(1, dtype=torch.long, device=dev)
         self.episodes = 1
@@ -219,8 +194,6 @@ class TaskPlayback(Playback):
         return self.env.env.sim.qpos[0]
 
     def advance(self) -> None:
-        from skillmimic.tasks.task_env import BODY_OBS
-
         if self.steps % self.period == 0:
             if self._stale_obs:  # the goal moved since the last step: the controller sees the new one
                 task_obs = self.task.observe(self.env.task_state(), self.env.goals)
@@ -240,7 +213,7 @@ class TaskPlayback(Playback):
         shift = goal_shift(keycode)
         if shift is None:
             return None
-        key = "goal" if "goal" in self.env.goals else "centre" if "centre" in self.env.goals else None
+        key = self.task.MOVABLE
         if key is None:
             return f"task {self.task.NAME} has no goal to move"
         g = self.env.goals[key]
@@ -253,19 +226,11 @@ class TaskPlayback(Playback):
         return [code for _, code, _ in GOAL_KEYS]
 
     def markers(self) -> list[Marker]:
-        return task_markers(self.task.NAME, self.goal(), self.start_xy)
+        return self.task.markers(self.goal(), self.start_xy)
 
     def focus(self) -> np.ndarray:
-        goal = self.goal()
-        points = [super().focus()[0]]
-        if "goal" in goal:
-            points.append([*goal["goal"], 2.5 if self.task.NAME == "scoring" else 1.0])
-        if "centre" in goal:  # the whole circle
-            c, r = goal["centre"], float(goal["radius"])
-            points += [[c[0] + dx * r, c[1] + dy * r, 0.1] for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
-        if self.task.NAME == "throwing":
-            points.append([*self.start_xy, 2.5])
-        return np.array(points, dtype=float)
+        """The character and what its task draws."""
+        return np.array([super().focus()[0], *self.task.focus(self.goal(), self.start_xy)], dtype=float)
 
     def caption(self) -> str:
         goal = self.goal()
@@ -311,10 +276,8 @@ def play(
         return _view_dataset(lib, clips)
     if checkpoint is None:
         raise SkillMimicError("play needs --checkpoint (or --dataset to play the reference clips)")
-    length = seconds if seconds is not None else (10.0 if offscreen else None)
-    from skillmimic.learning.hlc import is_hlc_checkpoint
-
-    if is_hlc_checkpoint(checkpoint):
+    length = seconds if seconds is not None else (VIDEO_SECONDS if offscreen else None)
+    if is_controller(checkpoint):
         if skill is not None or ghost:
             raise SkillMimicError("--skill and --ghost are for skill policies: a controller picks its own skills")
         pb: Playback = TaskPlayback(checkpoint, motion, length, device, backend)

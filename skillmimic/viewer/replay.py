@@ -29,8 +29,8 @@ def render_motion(
     frame count."""
     model = build_render_model()
     data = mujoco.MjData(model)
-    qpos, _ = state_to_qpos_qvel(SimState.from_motion(lib.frames))
-    qpos = qpos.double().cpu().numpy()
+    qpos_t, _ = state_to_qpos_qvel(SimState.from_motion(lib.frames))
+    qpos = qpos_t.double().cpu().numpy()
     renderer = OffscreenRenderer(model, width, height)
     clip_of_frame = lib.frame_clip.cpu().numpy()
     starts = lib.starts.cpu().numpy()

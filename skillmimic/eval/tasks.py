@@ -1,9 +1,9 @@
 """Task evaluation: batched, seeded episodes of a controller driving a frozen skill policy.
 
 Reported per task: success rate (the task's latched success test), mean time to success,
-fall rate and how often each skill was chosen. Controllers: ``scripted`` (a pure function of the
-task observation, the baseline a trained high-level controller has to beat) or a trained
-high-level controller's checkpoint (``learning/hlc.py``), run deterministically.
+fall rate and how often each skill was chosen. Controllers: ``scripted`` (the task module's pure
+function of the task observation, the baseline a trained high-level controller has to beat) or a
+trained high-level controller's checkpoint (``learning/hlc.py``), run deterministically.
 """
 
 from __future__ import annotations
@@ -12,25 +12,14 @@ import math
 
 import torch
 
+from skillmimic.envs.factory import policy_motion, task_env
+from skillmimic.envs.task_env import BODY_OBS, TaskEnvConfig
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning.policy import load_policy
-from skillmimic.motion.library import MotionLibrary
-from skillmimic.sim.factory import make_simulator
+from skillmimic.policy import ControllerPolicy, load_policy
 from skillmimic.skills import skill_name
-from skillmimic.tasks import TASKS
-from skillmimic.tasks.task_env import BODY_OBS, TaskEnv, TaskEnvConfig
+from skillmimic.tasks import TASKS, get_task
 
-TURN = 0.35  # rad: the scripted heading controller turns when the goal is further off its facing
-
-
-def scripted_heading(task_obs: torch.Tensor) -> torch.Tensor:
-    """Dribble right / forward / left (action 0 / 1 / 2 of the heading task) from the goal's
-    bearing: left of the facing by more than ``TURN``: left; right of it: right; else forward."""
-    bearing = torch.atan2(task_obs[:, 3], task_obs[:, 2])
-    return torch.where(bearing > TURN, 2, torch.where(bearing < -TURN, 0, 1))
-
-
-SCRIPTED = {"heading": scripted_heading}
+EPISODES = 64  # per task eval, by default
 
 
 def evaluate_task(
@@ -38,39 +27,32 @@ def evaluate_task(
     llc_checkpoint: str,
     motion: str | None = None,
     controller: str = "scripted",
-    episodes: int = 64,
-    steps: int = 800,
+    episodes: int = EPISODES,
+    steps: int | None = None,
     num_envs: int = 64,
     seed: int = 0,
-    llc_steps: int = 3,
     device: str = "auto",
     backend: str = "auto",
 ) -> dict:
-    if task_name not in TASKS:
-        raise SkillMimicError(f"unknown task {task_name!r}; tasks: {', '.join(sorted(TASKS))}")
-    if controller == "scripted" and task_name not in SCRIPTED:
-        raise SkillMimicError(f"no scripted controller for task {task_name!r}; scripted: {', '.join(SCRIPTED)}")
-    task = TASKS[task_name]
-    llc, cfg = load_policy(llc_checkpoint, device, backend)
+    """``controller``: "scripted" (the task's ``scripted``) or a controller checkpoint, which acts
+    every ``llc_steps`` of its own training; ``steps``: control steps per episode (default: the
+    task's episode length)."""
+    task = get_task(task_name)
+    llc_steps = task.CONFIG.llc_steps
     if controller == "scripted":
-        act = lambda obs: SCRIPTED[task_name](obs[:, BODY_OBS:])  # noqa: E731
-    else:  # a trained high-level controller checkpoint
-        from skillmimic.learning.hlc import HLCPolicy
-
-        act = HLCPolicy(controller, cfg.sim.device).act
-    motion = motion or cfg.motion
-    if not motion:
-        raise SkillMimicError(f"{llc_checkpoint}: the checkpoint names no motion; pass --motion")
-    missing = sorted(set(task.SKILLS) - set(llc.skills))
-    if missing:
-        raise SkillMimicError(
-            f"{llc_checkpoint}: task {task_name} needs skills {', '.join(f'{s:03d} {skill_name(s)}' for s in missing)}"
-            f", which the skill policy was not trained on"
-        )
-    lib = MotionLibrary.load(motion, cfg.sim.device, cfg.skill, cfg.retarget_ball)
+        if not hasattr(task, "scripted"):
+            scripted = ", ".join(sorted(n for n, t in TASKS.items() if hasattr(t, "scripted")))
+            raise SkillMimicError(f"no scripted controller for task {task_name!r}; scripted: {scripted}")
+        act = lambda obs: task.scripted(obs[:, BODY_OBS:])  # noqa: E731
+    llc = load_policy(llc_checkpoint, device, backend)
+    if controller != "scripted":
+        hlc = ControllerPolicy(controller, llc.config.sim.device)
+        act, llc_steps = hlc.act, hlc.config.task.llc_steps
+    steps = steps if steps is not None else task.CONFIG.episode_length
+    lib = policy_motion(llc, motion)
     batch = min(num_envs, episodes)
-    sim = make_simulator(cfg.sim.backend, batch, cfg.sim.device, cfg.scene, cfg.sim_config())
-    env = TaskEnv(task, llc, lib, sim, TaskEnvConfig(llc_steps=llc_steps, episode_length=steps), seed)
+    env_cfg = TaskEnvConfig(llc_steps=llc_steps, episode_length=steps, fall_height=task.CONFIG.fall_height)
+    env = task_env(task, llc, lib, batch, env_cfg, seed)
     outcomes = []
     for _ in range(math.ceil(episodes / batch)):
         obs = env.reset()
@@ -98,12 +80,12 @@ def evaluate_task(
         task=task_name,
         controller=controller,
         llc=str(llc_checkpoint),
-        motion=str(motion),
+        motion=str(motion or llc.config.motion),
         episodes=episodes,
         steps=steps,
         llc_steps=llc_steps,
         seed=seed,
-        device=cfg.sim.device,
+        device=llc.config.sim.device,
         success_rate=round(out["success"].float().mean().item(), 4),
         mean_time_to_success=round(reached.mean().item(), 3) if len(reached) else None,
         fall_rate=round(out["fell"].float().mean().item(), 4),

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -17,11 +19,20 @@ from skillmimic.errors import SkillMimicError
 from skillmimic.storage import atomic_save, plain  # noqa: F401 (re-exported: checkpoints are written with them)
 
 FORMAT = "skillmimic-policy-1"
+CONTROLLER_KIND = "high-level controller"  # metadata ``kind`` of a high-level controller's checkpoint
+COMPILED_PREFIX = "_orig_mod."  # what torch.compile puts before every parameter name
+# state_dict entries of rl-games' separate actor-critic that only the critic uses
+CRITIC_PREFIXES = ("a2c_network.critic_mlp.", "a2c_network.value.", "value_mean_std.")
+NORMALISERS = ("running_mean_std.", "value_mean_std.")  # sample counts overflow fp16: kept in fp32
 
 # numpy scalars (rl-games kept its best reward as a numpy.float32 before ``plain`` was applied at
 # save time) rebuild from a dtype and raw bytes: data, not code. Nothing else beyond torch's
 # weights-only set is allowed.
-_NUMPY_SCALAR = [np.dtype, type(np.dtype("float32")), np.float32(0).__reduce__()[0]]
+_NUMPY_SCALAR: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
+    np.dtype,
+    type(np.dtype("float32")),
+    cast(Callable[..., Any], np.float32(0).__reduce__()[0]),
+]
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -52,3 +63,20 @@ def load_checkpoint(path: str | Path) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise SkillMimicError(f"{path}: not a SkillMimic policy checkpoint (no '{FORMAT}' metadata)")
     return state
+
+
+def is_critic(key: str) -> bool:
+    return key.removeprefix(COMPILED_PREFIX).startswith(CRITIC_PREFIXES)
+
+
+def model_weights(state: dict) -> dict:
+    """A checkpoint's network weights as the model's ``load_state_dict`` takes them: without the
+    compiled-model prefix, fp16 weights (exported and resumable files) back in float32."""
+    return {
+        k.removeprefix(COMPILED_PREFIX): v.float() if v.dtype == torch.float16 else v for k, v in state["model"].items()
+    }
+
+
+def is_controller(path: str | Path) -> bool:
+    """Whether ``path`` is a high-level controller's checkpoint (else a skill policy's)."""
+    return load_checkpoint(path)["skillmimic"].get("kind") == CONTROLLER_KIND

@@ -3,35 +3,61 @@
 
 Observation: the humanoid and ball parts of the skill observation (no skill one-hot) and the
 task's observation. Action: one index per env into the task's control mapping (``SKILLS``).
+A task is any object with the attributes of a ``skillmimic/tasks/`` module (``tasks/common.py``).
 The LLC runs deterministically (its own observation normaliser, mean action clamped to [-1, 1])
 on its own observation, recomputed every control step with the chosen skill's one-hot. Reward:
 the mean of the task's per-step rewards over the ``llc_steps`` (steps after an episode ended in
 that window count 0). Episodes start at frame 2 of a clip (upstream), end by a fall (pelvis
-below 0.25 m) or after ``episode_length`` control steps, and get new goals when they restart.
+below the task's ``fall_height``) or after ``episode_length`` control steps, and get new goals when
+they restart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 
+from skillmimic.config import TrainConfig
 from skillmimic.envs.imitation import ImitationEnv, StepInfo
 from skillmimic.envs.observations import OBS_LAYOUT
 from skillmimic.envs.sampling import Starts, UniformStartSampler
-from skillmimic.learning.policy import Policy
-from skillmimic.motion.library import MotionLibrary
-from skillmimic.sim.base import Simulator
-from skillmimic.tasks.common import TaskState
 
 BODY_OBS = OBS_LAYOUT["skill"][0]  # humanoid + ball parts: what the controller sees of the body (818)
 
 
+class SkillActor(Protocol):
+    """What an env needs of a skill policy: its training config (observation, fingers, reward), its
+    frozen history encoder and finger table (or None), the skills it knows, and a deterministic act."""
+
+    path: Path  # its file, named in errors
+    config: TrainConfig
+    history_encoder: Any
+    finger_pose: torch.Tensor | None
+    skills: list[int]
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class TaskState:
+    """The simulated quantities tasks read (world frame), [N, ...]."""
+
+    root_pos: torch.Tensor
+    root_rot: torch.Tensor
+    root_vel: torch.Tensor
+    ball_pos: torch.Tensor
+    ball_vel: torch.Tensor
+    ball_contact: torch.Tensor  # [N] bool: some body touches the ball
+
+
 @dataclass
 class TaskEnvConfig:
-    llc_steps: int = 3
-    episode_length: int = 800  # control steps (13.3 s)
-    termination_height: float = 0.25
+    llc_steps: int
+    episode_length: int  # control steps
+    fall_height: float  # m: the pelvis below this ends a task episode
 
 
 class ClipStartSampler(UniformStartSampler):
@@ -45,22 +71,12 @@ class ClipStartSampler(UniformStartSampler):
 
 
 class TaskEnv:
-    def __init__(self, task, llc: Policy, lib: MotionLibrary, sim: Simulator, cfg: TaskEnvConfig, seed: int = 0):
-        self.task, self.llc, self.cfg = task, llc, cfg
-        # the skill policy's own env settings (observation, fingers), run like eval, but the task's
-        # episode length and fall height; a fall always ends a task episode
-        run = llc.config.env.rollout(cfg.episode_length)
-        env_cfg = replace(run, termination_height=cfg.termination_height, early_termination=True)
-        sampler = ClipStartSampler(lib, torch.Generator().manual_seed(seed))
-        self.env = ImitationEnv(
-            lib,
-            sim,
-            env_cfg,
-            llc.config.reward,
-            sampler=sampler,
-            history_encoder=llc.history_encoder,
-            finger_pose=llc.finger_pose,
-        )
+    """``env``: the skill policy's imitation env, built by ``envs/factory.py``'s ``task_env`` (the
+    policy's own observation and fingers, run like eval, with the task's episode length and fall
+    height, starts from ``ClipStartSampler``)."""
+
+    def __init__(self, task, llc: SkillActor, env: ImitationEnv, cfg: TaskEnvConfig, seed: int = 0):
+        self.task, self.llc, self.cfg, self.env = task, llc, cfg, env
         self.num_envs, self.device = self.env.num_envs, self.env.device
         self.skills = torch.tensor(task.SKILLS, device=self.device)
         self.num_actions = len(task.SKILLS)
@@ -127,7 +143,7 @@ class TaskEnv:
                 self._new_goals(restarted)
         self._llc_obs = obs
         reward = reward / self.cfg.llc_steps
-        info = dict(
+        task_info = dict(
             time_outs=time_out & ~fell,
             fell=fell,
             success=success,
@@ -136,4 +152,4 @@ class TaskEnv:
             skill_index=actions.long().to(self.device),
             reward=reward,
         )
-        return self.observe(obs), reward, ended, info
+        return self.observe(obs), reward, ended, task_info

@@ -1,4 +1,6 @@
-"""The actor-critic network: rl-games' MLP builder, with an optionally frozen action log-std.
+"""The actor-critic networks: rl-games' MLP builder, with an optionally frozen action log-std
+(skill policies), and its discrete-head variant (high-level controllers); built and called the
+same way for training (``learning/``) and acting (``policy/``).
 
 rl-games' ``fixed_sigma`` makes the log-std state-independent but still trains it; upstream
 SkillMimic keeps it constant (-2.9), which ``learn_sigma: False`` restores here.
@@ -15,6 +17,8 @@ until that is understood the default stays ``torch.nn.Linear``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 
 import torch
@@ -131,3 +135,46 @@ def network_params(ppo) -> dict:
             },
         },
     }
+
+
+def discrete_params(units) -> dict:
+    """rl-games' separate actor-critic MLPs with a discrete (logits) head (upstream HLC: [1024, 512])."""
+    return {
+        "model": {"name": "discrete_a2c"},
+        "network": {
+            "name": "actor_critic",
+            "separate": True,
+            "space": {"discrete": {}},
+            "mlp": {
+                "units": list(units),
+                "activation": "relu",
+                "d2rl": False,
+                "initializer": {"name": "default"},
+                "regularizer": {"name": "None"},
+            },
+        },
+    }
+
+
+def build(params: dict, num_actions: int, obs_size: int, normalize_input: bool, normalize_value: bool):
+    """rl-games' model for ``params`` (``network_params`` or ``discrete_params``), untrained."""
+    register()
+    with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints each layer it builds
+        net = model_builder.ModelBuilder().load(params)
+        return net.build(
+            {
+                "actions_num": num_actions,
+                "input_shape": (obs_size,),
+                "num_seqs": 1,
+                "value_size": 1,
+                "normalize_value": normalize_value,
+                "normalize_input": normalize_input,
+            }
+        )
+
+
+@torch.no_grad()
+def infer(model: torch.nn.Module, obs: torch.Tensor) -> dict:
+    """One deterministic forward pass of an rl-games model (its input normaliser included)."""
+    device = next(model.parameters()).device
+    return model({"is_train": False, "prev_actions": None, "obs": obs.to(device), "rnn_states": None})

@@ -4,50 +4,44 @@ exported policy (``skillmimic export-policy``) both work."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from rl_games.algos_torch import model_builder
 
 from skillmimic.config import SimSection, TrainConfig, load_config, resolve_device
 from skillmimic.envs.actions import action_dofs, check_finger_pose
+from skillmimic.envs.history_encoder import encoder_from_state
 from skillmimic.envs.observations import obs_layout, obs_size
 from skillmimic.errors import SkillMimicError
-from skillmimic.learning import network
-from skillmimic.learning.checkpoint import load_checkpoint
-from skillmimic.learning.export import is_critic
-from skillmimic.learning.history_encoder import encoder_from_state
-from skillmimic.motion.library import MotionLibrary
-from skillmimic.skills import skill_name
+from skillmimic.policy import network
+from skillmimic.policy.checkpoint import CONTROLLER_KIND, is_critic, load_checkpoint, model_weights
+
+if TYPE_CHECKING:
+    from rl_games.algos_torch.models import ModelA2CContinuousLogStd
 
 
-def build_model(config: TrainConfig) -> torch.nn.Module:
+def build_model(config: TrainConfig) -> ModelA2CContinuousLogStd.Network:
     """rl-games' actor-critic model for ``config.ppo`` (untrained weights)."""
-    network.register()
     ppo = config.ppo
-    with contextlib.redirect_stdout(io.StringIO()):  # rl-games prints each layer it builds
-        net = model_builder.ModelBuilder().load(network.network_params(ppo))
-        return net.build(
-            {
-                "actions_num": len(action_dofs(config.env.fingers)),
-                "input_shape": (obs_size(config.history.enabled, config.env.reference_obs),),
-                "num_seqs": 1,
-                "value_size": 1,
-                "normalize_value": ppo.normalize_value,
-                "normalize_input": ppo.normalize_input,
-            }
-        )
+    return network.build(
+        network.network_params(ppo),
+        len(action_dofs(config.env.fingers)),
+        obs_size(config.history.enabled, config.env.reference_obs),
+        ppo.normalize_input,
+        ppo.normalize_value,
+    )
 
 
-class Policy:
+class SkillPolicy:
+    """A skill policy from its file alone, acting deterministically (the clamped action mean)."""
+
     def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
         self.path = Path(path)
         state = load_checkpoint(self.path)
         meta = state["skillmimic"]
-        if meta.get("kind") == "high-level controller":
+        if meta.get("kind") == CONTROLLER_KIND:
             raise SkillMimicError(
                 f"{self.path}: a high-level controller, not a skill policy (eval it with --checkpoint)"
             )
@@ -84,12 +78,8 @@ class Policy:
         self.model = build_model(self.config)
         # an exported policy has no critic and may hold fp16 weights (see learning/export.py)
         self.exported = bool(meta.get("exported"))
-        weights = {
-            k.removeprefix("_orig_mod."): v.float() if v.dtype == torch.float16 else v
-            for k, v in state["model"].items()
-        }
         try:
-            missing, unexpected = self.model.load_state_dict(weights, strict=not self.exported)
+            missing, unexpected = self.model.load_state_dict(model_weights(state), strict=not self.exported)
         except RuntimeError as e:
             raise SkillMimicError(
                 f"{self.path}: weights do not fit the network in its own config: {str(e).splitlines()[0]}"
@@ -102,26 +92,15 @@ class Policy:
             )
         self.model.to(self.device).eval()
 
-    @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         """Deterministic action: the policy mean, clipped to the action range."""
-        out = self.model({"is_train": False, "prev_actions": None, "obs": obs.to(self.device), "rnn_states": None})
-        return out["mus"].clamp(-1.0, 1.0)
-
-    def check_motion(self, lib: MotionLibrary) -> None:
-        """Refuse clips of skills the policy never trained on (its skill one-hot would be unseen)."""
-        unseen = sorted(set(lib.skill_ids.tolist()) - set(self.skills))
-        if unseen:
-            trained = ", ".join(f"{s:03d} {skill_name(s)}" for s in self.skills)
-            raise SkillMimicError(
-                f"{self.path}: trained on skills [{trained}], but the motion has "
-                f"{', '.join(f'{s:03d} {skill_name(s)}' for s in unseen)}"
-            )
+        return network.infer(self.model, obs)["mus"].clamp(-1.0, 1.0)
 
 
-def load_policy(checkpoint: str, device: str = "auto", backend: str = "auto") -> tuple[Policy, TrainConfig]:
-    """The policy on this machine's device, and its training config with device and backend resolved."""
+def load_policy(checkpoint: str | Path, device: str = "auto", backend: str = "auto") -> SkillPolicy:
+    """The policy on this machine's device; its ``config.sim`` names the device and backend resolved."""
     where = resolve_device(TrainConfig(sim=SimSection(device=device, backend=backend))).sim
-    policy = Policy(checkpoint, where.device)
+    policy = SkillPolicy(checkpoint, where.device)
     cfg = policy.config
-    return policy, replace(cfg, sim=replace(cfg.sim, device=where.device, backend=where.backend))
+    policy.config = replace(cfg, sim=replace(cfg.sim, device=where.device, backend=where.backend))
+    return policy

@@ -151,8 +151,7 @@ def _train(a) -> None:
     }
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None] + list(a.overrides)
     configs = a.config or (["train/hlc.yaml"] if a.task and not a.resume else [])
-    run_dir = train(configs, overrides, run=a.run, resume=a.resume, resume_from=a.resume_from)
-    print(f"done: {run_dir}")
+    train(configs, overrides, run=a.run, resume=a.resume, resume_from=a.resume_from)  # prints "done: RUN_DIR"
 
 
 def _distill(a) -> None:

@@ -44,11 +44,13 @@ OPENMP_WAITS_PASSIVELY = _waits_passively(os.environ)
 
 
 def cpu_cores() -> int:
-    """Cores this process may run on (the affinity mask, e.g. a container's CPU set)."""
+    """Cores this process may run on: the affinity mask (e.g. a container's CPU set), shared with the
+    other ranks ``torchrun`` started on this machine (``LOCAL_WORLD_SIZE``)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
 def default_torch_threads(cores: int, passive: bool | None = None) -> int:

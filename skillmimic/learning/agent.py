@@ -12,6 +12,7 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 from rl_games.algos_torch.a2c_discrete import DiscreteA2CAgent
 
 from skillmimic.errors import SkillMimicError
+from skillmimic.learning import distributed
 from skillmimic.policy.checkpoint import atomic_save, load_checkpoint, model_weights
 
 AGENT_NAME = "skillmimic_ppo"
@@ -23,10 +24,38 @@ class CheckpointedAgent:
     a wall-clock limit (``--minutes``). Mixed in before the rl-games agent class."""
 
     def _setup(self, params) -> None:
+        ranks = params["config"].get("ranks")
+        if ranks is not None and ranks.distributed:
+            self._go_distributed(ranks)
         self.metadata = params["config"]["skillmimic"]
         self.fresh_optimizer = bool(params["config"].get("fresh_optimizer"))  # train --resume-from
         minutes = params["config"].get("minutes", 0.0)
         self.deadline = time.monotonic() + 60.0 * minutes if minutes > 0 else None
+
+    def _go_distributed(self, ranks: distributed.Ranks) -> None:
+        """rl-games' multi-GPU path on an agent built as a single-process one (``distributed.py``):
+        gradients, KL, learning rate and the stop decision then go through the process group; only
+        rank 0 keeps a tensorboard writer."""
+        self.multi_gpu = True
+        self.global_rank, self.local_rank, self.world_size = ranks.rank, ranks.local_rank, ranks.world_size
+        writer = getattr(self, "writer", None)  # rl-games' SummaryWriter
+        if not ranks.main and writer is not None:
+            writer.close()
+            self.writer = None
+
+    def train(self):
+        if not self.multi_gpu:
+            return super().train()
+        with distributed.cuda_free_multi_gpu(self.ppo_device):
+            return super().train()
+
+    def trancate_gradients_and_step(self):
+        """rl-games' step (gradients averaged across ranks), then the normalisers merged across ranks:
+        rl-games updates them from each rank's own minibatch, and they must stay identical."""
+        out = super().trancate_gradients_and_step()
+        if self.multi_gpu:
+            distributed.sync_running_stats(self.model, self.world_size)
+        return out
 
     def train_epoch(self):
         """One PPO epoch; past the ``--minutes`` deadline this epoch becomes the last one, so rl-games

@@ -7,6 +7,10 @@ observation layout, skill table and config).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -27,7 +31,7 @@ from skillmimic.envs.task_env import TaskEnv
 from skillmimic.envs.transition_field import TransitionFieldSampler
 from skillmimic.errors import SkillMimicError
 from skillmimic.graph import load_or_build
-from skillmimic.learning import hlc, vecenv
+from skillmimic.learning import distributed, hlc, vecenv
 from skillmimic.learning.agent import AGENT_NAME, HLC_AGENT_NAME, HLCAgent, SkillMimicAgent
 from skillmimic.learning.history_encoder import load_or_train
 from skillmimic.learning.observer import ProgressObserver
@@ -160,7 +164,16 @@ def rl_games_params(cfg: TrainConfig, run: str, max_epochs: int, metadata: dict)
     }
 
 
-def train(
+def train(*args, **kwargs) -> Path:
+    """Train (or ``resume``) run ``run``; returns the run folder (``_train`` says how). Under
+    ``torchrun`` every rank calls this; ranks other than 0 print nothing (``learning/distributed.py``)."""
+    if distributed.ranks().main:
+        return _train(*args, **kwargs)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        return _train(*args, **kwargs)
+
+
+def _train(
     files: Sequence[str] = (),
     overrides: Sequence[str] = (),
     run: str | None = None,
@@ -174,11 +187,13 @@ def train(
     from rl_games.torch_runner import Runner
 
     base, source = None, None
+    if (resume or resume_from) and not run:  # run=NAME: under torchrun, whose parser takes --run for its own
+        run = load_config(files, overrides).run
     if resume_from:
         if resume:
             raise SkillMimicError("--resume continues a run, --resume-from starts a new one from a file: pick one")
         if not run:
-            raise SkillMimicError("--resume-from needs --run NAME (the new run folder under runs/)")
+            raise SkillMimicError("--resume-from needs --run NAME or run=NAME (the new run folder under runs/)")
         source = load_checkpoint(resume_from)
         meta = source["skillmimic"]
         if meta.get("kind") == CONTROLLER_KIND or (meta.get("exported") and not meta.get("resumable")):
@@ -191,7 +206,7 @@ def train(
         base.update(minutes=0.0, run=None, runs_dir="runs")  # where the file's run lived is not this run's
     elif resume:
         if not run:
-            raise SkillMimicError("--resume needs --run NAME (the run folder under runs/ to continue)")
+            raise SkillMimicError("--resume needs --run NAME or run=NAME (the run folder under runs/ to continue)")
         probe = load_config(files, overrides)
         saved = Path(probe.runs_dir) / run / "config.yaml"
         if not saved.is_file():
@@ -201,6 +216,8 @@ def train(
         base["minutes"] = 0.0  # the earlier run's time limit is not this one's
     cfg = load_config(files, overrides, base=base)
     cfg = resolve_device(cfg)
+    ranks, device = distributed.join(cfg.sim.device)  # one process: rank 0 of 1, the device as it is
+    cfg = replace(cfg, sim=replace(cfg.sim, device=device))
     configure_threads(cfg.sim.device, cfg.sim.threads)
     run = run or cfg.run or f"{Path(cfg.motion or 'run').name}_{time.strftime('%Y%m%d-%H%M%S')}"
     cfg = replace(cfg, run=run)
@@ -218,16 +235,19 @@ def train(
         raise SkillMimicError(
             f"run {run!r} already has checkpoints in {run_dir}; pass --resume to continue it or choose another --run"
         )
-    torch.manual_seed(cfg.seed)
+    # each rank's worlds start elsewhere than its neighbours'; the config keeps rank 0's seed
+    local = replace(cfg, seed=cfg.seed + ranks.rank)
+    torch.manual_seed(local.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     max_epochs = start_epoch + cfg.epochs
     env: TaskEnv | ImitationEnv
     if cfg.task.name:  # a high-level controller over a frozen skill policy
         if resume:
             check_llc(load_checkpoint(last)["skillmimic"], str(last))
-        cfg = hlc.with_task_defaults(cfg)
-        env = hlc.build_task_env(cfg)
-        (run_dir / "config.yaml").write_text(to_yaml(cfg))
+        cfg, local = hlc.with_task_defaults(cfg), hlc.with_task_defaults(local)
+        env = hlc.build_task_env(local)
+        if ranks.main:
+            (run_dir / "config.yaml").write_text(to_yaml(cfg))
         print(
             f"run {run}: task {cfg.task.name} with skills {list(env.task.SKILLS)} of {cfg.task.llc}, "
             f"{cfg.num_envs} envs, {cfg.sim.backend} on {cfg.sim.device}, epochs {start_epoch + 1}..{max_epochs} "
@@ -241,11 +261,12 @@ def train(
         params["config"]["env_name"] = hlc.ENV_NAME
         agent = HLCAgent
     else:
-        env = build_env(cfg, encoder, finger_pose)
+        env = build_env(local, encoder, finger_pose)
         if source is not None:
             assert resume_from is not None, "source was read from it"
             _check_same_clips(source["skillmimic"], env, resume_from)
-        (run_dir / "config.yaml").write_text(to_yaml(cfg))
+        if ranks.main:
+            (run_dir / "config.yaml").write_text(to_yaml(cfg))
         print(
             f"run {run}: {env.lib.num_clips} clips ({env.lib.num_frames} frames), {cfg.num_envs} envs, "
             f"{cfg.sim.backend} on {cfg.sim.device}, epochs {start_epoch + 1}..{max_epochs} -> {run_dir}",
@@ -257,19 +278,38 @@ def train(
         params = rl_games_params(cfg, run, max_epochs, policy_metadata(cfg, env))
         params["config"]["fresh_optimizer"] = source is not None
         agent = SkillMimicAgent
+    params["seed"] = local.seed
+    params["config"]["ranks"] = ranks
+    scratch = None
+    if not ranks.main:  # rl-games makes a run folder and a tensorboard file per agent: not in the run's
+        scratch = tempfile.mkdtemp(prefix=f"skillmimic-rank{ranks.rank}-")
+        params["config"]["train_dir"] = scratch
+    built = []  # the agent rl-games builds, for the ranks' final comparison
+
+    def build(**kwargs):
+        built.append(agent(**kwargs))
+        return built[-1]
+
     runner = Runner(algo_observer=observer)
-    runner.algo_factory.register_builder(params["algo"]["name"], lambda **kwargs: agent(**kwargs))
+    runner.algo_factory.register_builder(params["algo"]["name"], build)
     runner.load({"params": params})
     t0 = time.monotonic()
     try:
         checkpoint = str(last) if resume else resume_from
         runner.run({"train": True, "play": False, "checkpoint": checkpoint})
+        if ranks.distributed:
+            same = distributed.check_in_sync(built[-1].model, ranks)
+            print(f"{ranks.world_size} ranks end with the same weights and normalisers (digest {same})", flush=True)
     finally:
         observer.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        distributed.leave()
     timed_out = cfg.minutes > 0 and time.monotonic() - t0 >= 60.0 * cfg.minutes
     print(
         f"stopped after {'the --minutes limit' if timed_out else 'the last epoch'}: {observer.summary()}; "
         f"checkpoint {last}",
         flush=True,
     )
+    print(f"done: {run_dir}", flush=True)
     return run_dir

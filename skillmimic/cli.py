@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import re
 import sys
 from pathlib import Path
 
 from skillmimic.errors import SkillMimicError
 from skillmimic.process import configure_process
+from skillmimic.storage import safe_output
 
 
 def _data_fetch(a) -> None:
@@ -33,6 +36,7 @@ def _data_render(a) -> None:
     from skillmimic.motion.library import MotionLibrary
     from skillmimic.viewer.replay import render_motion
 
+    safe_output(a.video, a.path, what="--video")
     n = render_motion(MotionLibrary.load(a.path, skill=a.skill), a.video, a.width, a.height)
     print(f"wrote {a.video} ({n} frames)")
 
@@ -67,6 +71,9 @@ def _export(a) -> None:
         raise SkillMimicError("export needs --smplx out.npz and/or --mesh out.glb")
     if a.smplx and not a.model_dir:
         raise SkillMimicError("--smplx needs --model-dir: SMPL-X's transl depends on the model's rest pelvis")
+    for out in (a.smplx, a.mesh):
+        if out:
+            safe_output(out, a.checkpoint, a.motion, what="export")
     skill = _skill_arg(a.skill) if a.skill is not None else None
     if a.dataset:
         track = track_from_clip(a.motion, skill).head(a.seconds)
@@ -91,6 +98,8 @@ def _graph_build(a) -> None:
     from skillmimic.graph import build_graph, graph_key
     from skillmimic.motion.library import MotionLibrary
 
+    if a.out:
+        safe_output(a.out, a.motion, what="--out")
     lib = MotionLibrary.load(a.motion, a.device)
     t0 = time.perf_counter()
     g = build_graph(lib)
@@ -108,6 +117,8 @@ def _hist_train(a) -> None:
     from skillmimic.learning.history_encoder import history_key, train_history_encoder
     from skillmimic.motion.library import MotionLibrary
 
+    if a.out:
+        safe_output(a.out, a.motion, what="--out")
     lib = MotionLibrary.load(a.motion)
     enc, m = train_history_encoder(lib, a.epochs, a.device, a.seed)
     key = history_key(lib, a.epochs, a.seed)
@@ -129,6 +140,8 @@ def _graph_inspect(a) -> None:
 def _bench_sim(a) -> None:
     from skillmimic.bench import bench_sim
 
+    if a.json:
+        safe_output(a.json, what="--json")
     _bench_report([bench_sim(a.backend, a.device, n, a.steps, a.warmup, graph=not a.no_graph) for n in a.envs], a.json)
 
 
@@ -173,6 +186,8 @@ def _distill(a) -> None:
 def _bench_env(a) -> None:
     from skillmimic.bench import bench_env
 
+    if a.json:
+        safe_output(a.json, a.motion, what="--json")
     _bench_report(
         [bench_env(a.backend, a.device, n, a.steps, a.warmup, not a.no_graph, a.motion) for n in a.envs], a.json
     )
@@ -191,6 +206,8 @@ def _bench_report(results: list[dict], json_path: str | None) -> None:
 def _play(a) -> None:
     from skillmimic.viewer.play import play
 
+    if a.video:
+        safe_output(a.video, a.checkpoint, a.motion, what="--video")
     skill = _skill_arg(a.skill) if a.skill is not None else None
     print(
         play(
@@ -223,6 +240,8 @@ def _eval(a) -> None:
         raise SkillMimicError("eval needs --checkpoint CKPT --motion PATH (or --task NAME --llc CKPT --scripted)")
     from skillmimic.eval.evaluate import EPISODES, STEPS, evaluate, format_table, write_json
 
+    if a.json:
+        safe_output(a.json, a.checkpoint, a.motion, what="--json")
     episodes, steps = a.episodes or EPISODES, a.steps if a.steps is not None else STEPS
     rep = evaluate(a.checkpoint, a.motion, episodes, steps, a.num_envs, a.device, a.backend, a.mode, a.trials, a.seed)
     print(format_table(rep))
@@ -237,6 +256,8 @@ def _eval_task(a, controller: str = "scripted") -> None:
 
     if controller == "scripted" and (not a.llc or not a.scripted):
         raise SkillMimicError("eval --task NAME needs --llc CKPT (the skill policy) and --scripted (the controller)")
+    if a.json:
+        safe_output(a.json, a.llc, a.motion, a.checkpoint, what="--json")
     episodes = a.episodes or EPISODES
     r = evaluate_task(a.task, a.llc, a.motion, controller, episodes, a.steps, a.num_envs, a.seed, a.device, a.backend)
     print(format_task_report(r))
@@ -248,6 +269,7 @@ def _eval_task(a, controller: str = "scripted") -> None:
 def _export_policy(a) -> None:
     from skillmimic.learning.export import export_policy
 
+    safe_output(a.out, a.checkpoint, what="--out", make_folder=True)
     r = export_policy(a.checkpoint, a.out, a.half, a.resumable)
     kind = ", fp16, resumable" if r["resumable"] else ", fp16" if r["half"] else ""
     print(
@@ -262,13 +284,69 @@ def _skill_arg(s: str) -> int:
     return skill_id(s)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is the command's usual one-line error (exit 2), not usage text."""
+
+    def error(self, message: str):
+        raise SkillMimicError(f"{self.prog}: {message}")
+
+
+def _number(kind: type, low: float, strict: bool = False):
+    """An argparse type: a finite ``kind`` at least ``low`` (above it when ``strict``)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'>' if strict else '>='} {low:g}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def DEVICE(text: str) -> str:
+    """An argparse type: auto, cpu, cuda or cuda:N, and a CUDA device only where there is one."""
+    if text in ("auto", "cpu"):
+        return text
+    if text != "cuda" and not re.fullmatch(r"cuda:\d+", text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+    import torch
+
+    index = int(text.split(":")[1]) if ":" in text else 0
+    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text}: no such CUDA device on this machine (use cpu)")
+    return text
+
+
+def VIDEO(text: str) -> str:
+    """An argparse type: the path of an .mp4 to write."""
+    if Path(text).suffix.lower() != ".mp4":
+        raise argparse.ArgumentTypeError(f"expected an .mp4 path, got {text!r}")
+    return text
+
+
+def URL(text: str) -> str:
+    if not re.match(r"(https?|file)://", text):
+        raise argparse.ArgumentTypeError(f"expected an http(s):// or file:// URL, got {text!r}")
+    return text
+
+
+COUNT = _number(int, 1)  # episodes, steps, worlds, epochs, pixels: at least one
+SEED = _number(int, 0)
+SECONDS = _number(float, 0.0, strict=True)
+NONNEGATIVE = _number(float, 0.0)  # minutes (0: no limit), tolerances
+
+
 def build_parser() -> argparse.ArgumentParser:
     from skillmimic.eval.evaluate import EPISODES, STEPS
     from skillmimic.eval.tasks import EPISODES as TASK_EPISODES
     from skillmimic.tasks import TASKS
     from skillmimic.viewer.keys import KEY_HELP
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="skillmimic",
         description="SkillMimic: human-object interaction skills from motion capture, in MuJoCo, with PPO.",
     )
@@ -282,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("name", help="dataset name, e.g. ballplay-m")
     f.add_argument("--from", dest="source", type=Path, help="copy from a local mirror folder instead of downloading")
     f.add_argument("--dest", help="data root to fetch into (default: $SKILLMIMIC_DATA or ./motions)")
-    f.add_argument("--url", help="override the download base URL")
+    f.add_argument("--url", type=URL, help="override the download base URL")
     f.set_defaults(func=_data_fetch)
 
     i = data.add_parser("inspect", help="list the clips of a motion file or folder")
@@ -293,9 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = data.add_parser("render", help="kinematic playback of clips to an mp4 (offscreen)")
     r.add_argument("path", help="a .pt file, a folder, or a dataset-relative name")
-    r.add_argument("--video", required=True, help="output .mp4")
-    r.add_argument("--width", type=int, default=640)
-    r.add_argument("--height", type=int, default=480)
+    r.add_argument("--video", type=VIDEO, required=True, help="output .mp4")
+    r.add_argument("--width", type=COUNT, default=640)
+    r.add_argument("--height", type=COUNT, default=480)
     r.add_argument("--skill", type=_skill_arg, help="label every clip with this skill (id or name)")
     r.set_defaults(func=_data_render)
 
@@ -311,8 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--object-mesh", help="the object's mesh (any trimesh format); default: the ball (a sphere)")
     cv.add_argument("--skill", type=_skill_arg, help="skill id or name (prefixed to the file name)")
     cv.add_argument("--up", choices=("y", "z"), help="the file's up axis (default: z for AMASS poses, else y)")
-    cv.add_argument("--fps-in", type=float, help="the sequence's frame rate (default: from the file)")
-    cv.add_argument("--contact-tol", type=float, default=0.02, help="hand-surface distance that counts as contact (m)")
+    cv.add_argument("--fps-in", type=SECONDS, help="the sequence's frame rate (default: from the file)")
+    cv.add_argument(
+        "--contact-tol", type=NONNEGATIVE, default=0.02, help="hand-surface distance that counts as contact (m)"
+    )
     cv.add_argument("--gender", choices=("neutral", "female", "male"), help="model gender (default: from the file)")
     cv.add_argument("--no-ground", action="store_true", help="keep the heights as they are (no foot at z = 0)")
     cv.add_argument("--out", required=True, help="the clip to write, e.g. 031_mine.pt")
@@ -324,13 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
         "key=value arguments override the config, e.g. ppo.learning_rate=1e-4.",
     )
     t.add_argument("--motion", help="a .pt file, a folder, or a dataset-relative name like ballplay-m/layup")
-    t.add_argument("--num-envs", type=int, help="parallel simulated worlds (default 16)")
-    t.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    t.add_argument("--num-envs", type=COUNT, help="parallel simulated worlds (default 16)")
+    t.add_argument("--device", type=DEVICE, help="cpu or cuda (default: cuda when available)")
     t.add_argument("--backend", help="mjwarp or mujoco (default: mjwarp on cuda, mujoco on cpu)")
-    t.add_argument("--epochs", type=int, help="PPO epochs to run (on --resume: this many more)")
+    t.add_argument("--epochs", type=COUNT, help="PPO epochs to run (on --resume: this many more)")
     t.add_argument(
         "--minutes",
-        type=float,
+        type=NONNEGATIVE,
         help="stop cleanly after this many minutes of wall clock (saves "
         "the checkpoint and prints the summary); without --epochs the clock alone decides",
     )
@@ -342,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the new --run from a compact resumable file (export-policy --resumable) or a training "
         "checkpoint: its weights, normalisers, sampler state and config, with a fresh optimizer",
     )
-    t.add_argument("--seed", type=int)
+    t.add_argument("--seed", type=SEED)
     t.add_argument(
         "--config", action="append", help="YAML config file or shipped preset (repeatable), e.g. train/fast.yaml"
     )
@@ -364,15 +444,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--motion", help="clips giving the start state (and the ghost reference); a controller's default: its own"
     )
     pl.add_argument("--skill", help="skill to start with (id or name; default: the first clip's)")
-    pl.add_argument("--video", help="write this mp4 instead of opening the viewer")
+    pl.add_argument("--video", type=VIDEO, help="write this mp4 instead of opening the viewer")
     pl.add_argument(
-        "--seconds", type=float, help="video length (default 10); in the viewer: close after this long (default: never)"
+        "--seconds",
+        type=SECONDS,
+        help="video length (default 10); in the viewer: close after this long (default: never)",
     )
     pl.add_argument("--dataset", action="store_true", help="play the reference clips instead of a policy")
     pl.add_argument("--ghost", action="store_true", help="draw the reference pose as a translucent character")
-    pl.add_argument("--width", type=int, default=640)
-    pl.add_argument("--height", type=int, default=480)
-    pl.add_argument("--device", default="auto")
+    pl.add_argument("--width", type=COUNT, default=640)
+    pl.add_argument("--height", type=COUNT, default=480)
+    pl.add_argument("--device", type=DEVICE, default="auto")
     pl.add_argument("--backend", default="auto")
     pl.set_defaults(func=_play)
 
@@ -381,11 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--motion", help="clips to start from (with --task: default the skill policy's own)")
     ev.add_argument(
         "--episodes",
-        type=int,
+        type=COUNT,
         help=f"episodes per clip (default {EPISODES}); with --task: episodes (default {TASK_EPISODES})",
     )
     ev.add_argument(
-        "--steps", type=int, help=f"control steps per episode (default {STEPS}; --task: the task's episode length)"
+        "--steps", type=COUNT, help=f"control steps per episode (default {STEPS}; --task: the task's episode length)"
     )
     ev.add_argument("--task", choices=sorted(TASKS), help="evaluate a high-level task instead")
     ev.add_argument("--llc", help="with --task: the skill policy (low-level controller) checkpoint")
@@ -396,11 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("sr", "ensr", "tsr", "all"),
         help="sr: reference starts; ensr: noisy starts; tsr: transitions between skills via the graph; all",
     )
-    ev.add_argument("--trials", type=int, help="episodes per skill (sr, ensr) or skill pair (tsr), seeded draws")
-    ev.add_argument("--seed", type=int, default=0, help="seed of the noisy starts and --trials draws")
-    ev.add_argument("--num-envs", type=int, default=64, help="episodes simulated at once")
+    ev.add_argument("--trials", type=COUNT, help="episodes per skill (sr, ensr) or skill pair (tsr), seeded draws")
+    ev.add_argument("--seed", type=SEED, default=0, help="seed of the noisy starts and --trials draws")
+    ev.add_argument("--num-envs", type=COUNT, default=64, help="episodes simulated at once")
     ev.add_argument("--json", help="also write the full report to this JSON file")
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", type=DEVICE, default="auto")
     ev.add_argument("--backend", default="auto")
     ev.set_defaults(func=_eval)
 
@@ -412,11 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     di.add_argument("--teacher", required=True, help="a tracking teacher's checkpoint or exported file")
     di.add_argument("--run", required=True, help="run name: outputs go to runs/<name>/")
-    di.add_argument("--iterations", type=int, default=50, help="collect-and-fit rounds (default 50)")
-    di.add_argument("--minutes", type=float, help="stop after this many minutes of wall clock")
-    di.add_argument("--steps", type=int, default=32, help="env steps per world per iteration (default 32)")
-    di.add_argument("--num-envs", type=int, help="parallel worlds (default: the teacher's)")
-    di.add_argument("--device", default="auto", help="cpu or cuda (default: cuda when available)")
+    di.add_argument("--iterations", type=COUNT, default=50, help="collect-and-fit rounds (default 50)")
+    di.add_argument("--minutes", type=NONNEGATIVE, help="stop after this many minutes of wall clock")
+    di.add_argument("--steps", type=COUNT, default=32, help="env steps per world per iteration (default 32)")
+    di.add_argument("--num-envs", type=COUNT, help="parallel worlds (default: the teacher's)")
+    di.add_argument("--device", type=DEVICE, default="auto", help="cpu or cuda (default: cuda when available)")
     di.add_argument("overrides", nargs="*", help="key=value for the student's config")
     di.set_defaults(func=_distill)
 
@@ -443,13 +525,15 @@ def build_parser() -> argparse.ArgumentParser:
     xo.add_argument("--dataset", action="store_true", help="export the reference clip instead of a policy")
     xo.add_argument("--motion", required=True, help="clips giving the start state (or, with --dataset, the clip)")
     xo.add_argument("--skill", help="skill (id or name): its first clip (default: the first clip)")
-    xo.add_argument("--seconds", type=float, help="length (default: 10 s for a rollout, the whole clip for --dataset)")
+    xo.add_argument(
+        "--seconds", type=SECONDS, help="length (default: 10 s for a rollout, the whole clip for --dataset)"
+    )
     xo.add_argument("--smplx", help="write SMPL-X parameters and the ball track to this .npz")
     xo.add_argument("--model-dir", help="folder with SMPLX_NEUTRAL.npz (needed by --smplx)")
     xo.add_argument("--gender", default="neutral", choices=("neutral", "female", "male"))
     xo.add_argument("--up", default="z", choices=("z", "y"), help="world of the .npz (z: AMASS, default)")
     xo.add_argument("--mesh", help="write the humanoid's capsules and the ball as an animated .glb")
-    xo.add_argument("--device", default="auto")
+    xo.add_argument("--device", type=DEVICE, default="auto")
     xo.add_argument("--backend", default="auto")
     xo.set_defaults(func=_export)
 
@@ -459,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     gb = gr.add_parser("build", help="search every frame's most similar frame in each other skill; save the graph")
     gb.add_argument("--motion", required=True, help="a .pt file, a folder, or a dataset-relative name")
     gb.add_argument("--out", help="graph file to write (default: graph-<key>.pt in the current directory)")
-    gb.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    gb.add_argument("--device", type=DEVICE, default="cpu", help="cpu or cuda (default cpu)")
     gb.set_defaults(func=_graph_build)
     gi = gr.add_parser("inspect", help="edge counts and similarity quantiles per pair of skills")
     gi.add_argument("path", help="a graph file written by `skillmimic graph build`")
@@ -471,9 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     ht = hi.add_parser("train", help="train the 60-frame history encoder by next-state prediction; save it")
     ht.add_argument("--motion", required=True, help="a .pt file, a folder, or a dataset-relative name")
     ht.add_argument("--out", help="encoder file to write (default: hist-<key>.pt in the current directory)")
-    ht.add_argument("--epochs", type=int, help="training epochs (default 20)")
-    ht.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    ht.add_argument("--seed", type=int, default=0, help="seed of the weights, the batches and the validation split")
+    ht.add_argument("--epochs", type=COUNT, help="training epochs (default 20)")
+    ht.add_argument("--device", type=DEVICE, default="cpu", help="cpu or cuda (default cpu)")
+    ht.add_argument("--seed", type=SEED, default=0, help="seed of the weights, the batches and the validation split")
     ht.set_defaults(func=_hist_train)
 
     bench = sub.add_parser("bench", help="throughput benchmarks").add_subparsers(dest="target", required=True)
@@ -489,10 +573,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _bench_args(b) -> None:
     b.add_argument("--backend", choices=("mjwarp", "mujoco"), default="mjwarp")
-    b.add_argument("--device", default="cpu", help="cpu or cuda")
-    b.add_argument("--envs", type=int, nargs="+", default=[16], help="number of worlds (several: one run each)")
-    b.add_argument("--steps", type=int, default=100, help="timed control steps")
-    b.add_argument("--warmup", type=int, default=10, help="untimed steps first (kernel loading, graph capture)")
+    b.add_argument("--device", type=DEVICE, default="cpu", help="cpu or cuda")
+    b.add_argument("--envs", type=COUNT, nargs="+", default=[16], help="number of worlds (several: one run each)")
+    b.add_argument("--steps", type=COUNT, default=100, help="timed control steps")
+    b.add_argument("--warmup", type=COUNT, default=10, help="untimed steps first (kernel loading, graph capture)")
     b.add_argument("--no-graph", action="store_true", help="MuJoCo Warp on CUDA: launch kernels without CUDA graphs")
     b.add_argument("--json", help="also write the result to this JSON file")
 

@@ -7,8 +7,9 @@ and badly typed values are one-line errors naming the key.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -245,14 +246,39 @@ def load_config(
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([o]))
         except OmegaConfBaseException as e:
             raise _error(e, "command line", o.split("=", 1)[0]) from None
-    out = cast(TrainConfig, OmegaConf.to_object(cfg))
+    try:
+        out = cast(TrainConfig, OmegaConf.to_object(cfg))
+    except OmegaConfBaseException as e:  # e.g. an interpolation (${oc.env:...}) that does not resolve
+        raise _error(e, "config") from None
+    _nonfinite(out)
     _validate(out)
     return out
+
+
+def _nonfinite(c, where: str = "") -> None:
+    """Every float of the config is finite: NaN passes no range check (every comparison is false)
+    and would train to "done" on garbage."""
+    for f in fields(c):
+        value, key = getattr(c, f.name), f"{where}{f.name}"
+        if is_dataclass(value):
+            _nonfinite(value, key + ".")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise SkillMimicError(f"bad config value for {key!r}: expected a finite number, got {value}")
+        elif isinstance(value, list) and any(isinstance(v, float) and not math.isfinite(v) for v in value):
+            raise SkillMimicError(f"bad config value for {key!r}: expected finite numbers, got {value}")
 
 
 def _validate(c: TrainConfig) -> None:
     checks = [
         (c.num_envs >= 1, "num_envs", "at least 1"),
+        (c.seed >= 0, "seed", "0 or a positive integer"),
+        (c.ppo.learning_rate >= 0, "ppo.learning_rate", "0 (a frozen policy) or a positive number"),
+        (c.ppo.mini_epochs >= 1, "ppo.mini_epochs", "at least 1"),
+        (0 < c.ppo.gamma <= 1 and 0 < c.ppo.tau <= 1, "ppo.gamma/tau", "numbers in (0, 1]"),
+        (c.ppo.e_clip > 0 and c.ppo.grad_norm > 0, "ppo.e_clip/grad_norm", "positive numbers"),
+        (c.ppo.save_frequency >= 1, "ppo.save_frequency", "at least 1 (epochs between checkpoints)"),
+        (c.sim.nconmax >= 1 and c.sim.njmax >= 1, "sim.nconmax/njmax", "at least 1"),
+        (c.sim.threads >= 0, "sim.threads", "0 (one per core) or a positive count"),
         (c.epochs >= 1, "epochs", "at least 1"),
         (c.minutes >= 0, "minutes", "0 (no time limit) or a positive number of minutes"),
         (c.env.termination_distance >= 0, "env.termination_distance", "0 (off) or a distance in metres"),
@@ -286,11 +312,11 @@ def _validate(c: TrainConfig) -> None:
         ),
         (c.ppo.horizon_length >= 1 and c.ppo.num_minibatches >= 1, "ppo.horizon_length/num_minibatches", "positive"),
         (
-            (c.num_envs * c.ppo.horizon_length) % c.ppo.num_minibatches == 0,
+            (c.num_envs * c.ppo.horizon_length) % max(c.ppo.num_minibatches, 1) == 0,
             "ppo.num_minibatches",
             f"a divisor of num_envs * horizon_length = {c.num_envs * c.ppo.horizon_length}",
         ),
-        (all(u > 0 for u in c.ppo.units), "ppo.units", "positive layer sizes"),
+        (len(c.ppo.units) > 0 and all(u > 0 for u in c.ppo.units), "ppo.units", "one or more positive layer sizes"),
         (
             0 <= c.stf.noisy_start_prob and 0 <= c.stf.switch_prob and c.stf.noisy_start_prob + c.stf.switch_prob <= 1,
             "stf.noisy_start_prob/switch_prob",

@@ -1,5 +1,6 @@
 """The stitched trajectory graph: search, exclusions, chunking, file format, cache and CLI."""
 
+import logging
 import math
 import shutil
 from dataclasses import replace
@@ -167,14 +168,16 @@ def test_save_load_round_trip_and_key(tmp_path, pasted, graph, clips):
     assert "\n" not in str(e.value) and str(path) in str(e.value) and "other clips" in str(e.value)
 
 
-def test_load_or_build_caches(tmp_path, pasted, graph, capsys):
+def test_load_or_build_caches(tmp_path, pasted, graph, caplog):
+    caplog.set_level(logging.INFO, logger="skillmimic")
     g = load_or_build(pasted, tmp_path)
-    assert "built trajectory graph" in capsys.readouterr().out
+    assert "built trajectory graph" in caplog.text
     assert (tmp_path / f"graph-{graph.key}.pt").is_file() and list(tmp_path.iterdir()) == [
         tmp_path / f"graph-{graph.key}.pt"
     ]
+    caplog.clear()
     again = load_or_build(pasted, tmp_path)
-    assert capsys.readouterr().out == ""
+    assert caplog.text == ""  # read from the cache: nothing built
     assert torch.equal(again.dst_frame, g.dst_frame) and torch.equal(again.sim, graph.sim)
 
 

@@ -380,3 +380,55 @@ def test_converted_clip_trains_and_its_policy_rollout_exports(model_dir, tmp_pat
     back = convert_sequence(npz, model_dir, object_track=npz)
     assert len(back.tensor) == 30
     assert len(_glb(glb)[0]["animations"][0]["channels"]) == 108
+
+
+class _Payload:
+    """Unpickling this runs code: it creates ``path`` (the marker a hostile model file would leave)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_model_file_with_a_pickled_object_is_refused_before_any_code_runs(tmp_path, capsys):
+    """``smplx`` opens model files with pickles allowed; ours never hands it one that holds an object."""
+    d = tmp_path / "models" / "smplx"
+    d.mkdir(parents=True)
+    write_synthetic_model(d / "SMPLX_NEUTRAL.npz")
+    marker = tmp_path / "pwned"
+    with np.load(d / "SMPLX_NEUTRAL.npz") as good:
+        arrays = dict(good)
+    np.savez(d / "SMPLX_NEUTRAL.npz", **arrays, extra=np.array([_Payload(marker)], dtype=object))
+    before = (d / "SMPLX_NEUTRAL.npz").read_bytes()
+    seq = tmp_path / "seq.npz"
+    np.savez(seq, **_smooth(60))
+    argv = ["data", "convert", str(seq), "--model-dir", str(tmp_path / "models"), "--out", str(tmp_path / "031_x.pt")]
+    err = _one_line_error(capsys, argv)
+    assert "SMPLX_NEUTRAL.npz" in err and "Python objects" in err
+    assert not marker.exists() and (d / "SMPLX_NEUTRAL.npz").read_bytes() == before
+    assert not (tmp_path / "031_x.pt").exists()
+    # the payload is real: numpy with pickles allowed (what smplx does) runs it
+    with np.load(d / "SMPLX_NEUTRAL.npz", allow_pickle=True) as data:
+        data["extra"]
+    assert marker.exists()
+
+
+def test_a_failed_conversion_leaves_the_existing_clip_alone(model_dir, tmp_path, capsys):
+    clip = tmp_path / "031_take.pt"
+    clip.write_bytes(b"a good clip from before")
+    far = _smooth(60)  # converts, but the clip loader refuses a body 1e6 m away: after the conversion
+    far["transl"][:, 0] += 1e6
+    np.savez(tmp_path / "far.npz", **far)
+    argv = ["data", "convert", str(tmp_path / "far.npz"), "--model-dir", str(model_dir), "--out", str(clip)]
+    assert "beyond" in _one_line_error(capsys, argv)
+    assert clip.read_bytes() == b"a good clip from before"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no scratch left
+
+
+def test_a_frame_rate_that_would_resample_to_billions_of_frames_is_refused(model_dir, tmp_path, capsys):
+    np.savez(tmp_path / "seq.npz", **_smooth(60))
+    argv = ["data", "convert", str(tmp_path / "seq.npz"), "--model-dir", str(model_dir), "--fps-in", "1e-6"]
+    err = _one_line_error(capsys, [*argv, "--out", str(tmp_path / "031_x.pt")])
+    assert "seq.npz" in err and "at most 216,000" in err

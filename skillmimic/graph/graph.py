@@ -114,8 +114,50 @@ class TrajectoryGraph:
             raise SkillMimicError(
                 f"{path}: trajectory graph was built for other clips (key {data['key']}, expected {key}); rebuild it"
             )
+        _check_graph(path, data)
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _check_graph(path: Path, d: dict) -> None:
+    """Types, shapes and index ranges of a graph file: a file that lies about them is a one-line
+    error here, not an index error (or a wrong reference frame) deep in an env step."""
+
+    def bad(what: str):
+        return SkillMimicError(f"{path}: trajectory graph {what}")
+
+    if not isinstance(d["key"], str) or not (
+        isinstance(d["clip_names"], list) and all(isinstance(n, str) for n in d["clip_names"])
+    ):
+        raise bad("has a key or clip names that are not text")
+    if not all(isinstance(d[k], torch.Tensor) for k in _TENSORS):
+        raise bad(f"entries {', '.join(_TENSORS)} must be tensors")
+    frames, clips, skills = d["src_clip"].shape[0], len(d["clip_names"]), d["skills"].shape[0]
+    shapes = {
+        "skills": (skills,),
+        "clip_skills": (clips,),
+        "src_clip": (frames,),
+        "src_frame": (frames,),
+        "dst_clip": (frames, skills),
+        "dst_frame": (frames, skills),
+        "sim": (frames, skills),
+    }
+    for k, shape in shapes.items():
+        if tuple(d[k].shape) != shape:
+            raise bad(f"{k} has shape {list(d[k].shape)}, expected {list(shape)}")
+    ranges = (
+        ("src_clip", 0, clips),
+        ("dst_clip", -1, clips),
+        ("src_frame", 0, frames),
+        ("dst_frame", -1, frames),
+    )
+    for k, low, high in ranges:
+        t = d[k]
+        if t.is_floating_point() or (t.numel() and (int(t.min()) < low or int(t.max()) >= high)):
+            raise bad(f"{k} holds values outside [{low}, {high})")
+    sim = d["sim"]
+    if not sim.is_floating_point() or not bool(torch.isfinite(sim).all()) or (sim.numel() and float(sim.min()) < 0):
+        raise bad("similarities must be finite and non-negative")
 
 
 def graph_key(lib) -> str:

@@ -24,6 +24,8 @@ first frame's pelvis, never touched.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,7 @@ from skillmimic.io.resample import FPS, lerp, num_output_frames, sample_points, 
 from skillmimic.io.smplx_model import GENDERS, SmplxBody, load_body
 from skillmimic.motion.ballplay import MIN_FRAMES, WIDTH, read_ballplay
 from skillmimic.skills import skill_id_from_filename, skill_name
+from skillmimic.storage import safe_output
 
 MIN_INPUT_FRAMES = 3
 CONTACT_TOL = 0.02  # m between a hand vertex and the object's surface that still counts as touching
@@ -77,6 +80,9 @@ class SmplxSequence:
     @property
     def num_frames(self) -> int:
         return len(self.pose)
+
+
+MAX_FRAMES = 216_000  # one hour at 60 fps: a longer clip is a wrong frame rate, not a capture
 
 
 def read_sequence(
@@ -150,6 +156,12 @@ def _read_sequence(path: Path, data: NpzArrays, model_dir, fps_in, up, gender) -
         fps_in = _scalar(path, data, rate_key)
     if not (np.isfinite(fps_in) and fps_in > 0):
         raise SkillMimicError(f"{path}: frame rate {fps_in} is not a positive number")
+    frames_out = (len(transl) - 1) / fps_in * 60.0 + 1
+    if frames_out > MAX_FRAMES:
+        raise SkillMimicError(
+            f"{path}: {len(transl)} frames at {fps_in:g} fps last {(len(transl) - 1) / fps_in:,.0f} s, "
+            f"{frames_out:,.0f} frames at 60 fps; at most {MAX_FRAMES:,} (one hour): is the frame rate right?"
+        )
     if up is None:
         up = str(data["up"]).lower() if "up" in data else ("z" if amass else "y")
     if up not in ("y", "z"):
@@ -341,9 +353,13 @@ def clip_path(out: str | Path, skill: int | None) -> Path:
 
 def convert_to_file(seq_path: str | Path, out: str | Path, skill: int | None = None, **kw) -> tuple[Path, Converted]:
     """Convert, write the clip, and read it back through the BallPlay loader (its validation)."""
-    path = clip_path(out, skill)
+    path = safe_output(clip_path(out, skill), seq_path, kw.get("object_track"), what="--out", make_folder=True)
     conv = convert_sequence(seq_path, **kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(conv.tensor, path)
-    read_ballplay(path)
+    # validated under its own name in a scratch folder beside it, then moved over: a bad sequence
+    # never replaces a good clip
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".convert-") as scratch:
+        tmp = Path(scratch) / path.name
+        torch.save(conv.tensor, tmp)
+        read_ballplay(tmp)
+        os.replace(tmp, path)
     return path, conv

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,12 @@ def load_body(model_dir: str | Path, gender: str = "neutral", num_betas: int = 1
     path = find_model_file(model_dir, gender)
     try:
         raw = _read_arrays(path)
-        with contextlib.redirect_stdout(io.StringIO()):  # smplx prints warnings for small shape spaces
+        # smplx loads the file it is given with pickles allowed: give it a copy of the plain arrays
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            plain = Path(tmp) / path.name  # (smplx prints warnings for small shape spaces)
+            np.savez(plain, **raw)  # type: ignore[arg-type]  # numpy's stub: a key could be allow_pickle
             model = smplx.SMPLX(
-                str(path),
+                str(plain),
                 ext="npz",
                 gender=gender,
                 num_betas=max(1, num_betas),
@@ -128,16 +132,31 @@ def load_body(model_dir: str | Path, gender: str = "neutral", num_betas: int = 1
         model=model.eval(),
         hand_vertices=torch.isin(weights, torch.tensor(HAND_JOINTS)).nonzero().flatten(),
         foot_vertices=torch.isin(weights, torch.tensor(FOOT_JOINTS)).nonzero().flatten(),
-        hands_components=(raw["hands_componentsl"], raw["hands_componentsr"]),
-        hands_mean=(raw["hands_meanl"].reshape(-1), raw["hands_meanr"].reshape(-1)),
+        hands_components=(_f64(raw["hands_componentsl"]), _f64(raw["hands_componentsr"])),
+        hands_mean=(_f64(raw["hands_meanl"]).reshape(-1), _f64(raw["hands_meanr"]).reshape(-1)),
     )
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The hand PCA arrays of a model file (``smplx`` keeps only what its flags ask for)."""
+    """Every array of a model file, read without unpickling: numpy would run the code an object
+    array carries, so a file holding one is refused before ``smplx`` (which loads with pickles
+    allowed) ever sees it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as e:
+        if "allow_pickle" not in str(e):
+            raise
+        raise SkillMimicError(
+            f"{path}: holds Python objects (a pickled array, which could run code when loaded): refused; "
+            "an SMPL-X model file holds plain numeric arrays"
+        ) from None
     keys = ("hands_componentsl", "hands_componentsr", "hands_meanl", "hands_meanr")
-    data = np.load(path, allow_pickle=False)
-    missing = [k for k in keys if k not in data]
+    missing = [k for k in keys if k not in arrays]
     if missing:
         raise SkillMimicError(f"{path}: not an SMPL-X model file (no {', '.join(missing)})")
-    return {k: np.asarray(data[k], dtype=np.float64) for k in keys}
+    return arrays
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)

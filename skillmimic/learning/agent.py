@@ -87,14 +87,18 @@ class CheckpointedAgent:
             )
         # a compact resumable file holds fp16 weights: back to the model's own precision
         state["model"] = model_weights(state)
-        if meta.get("resumable") or self.fresh_optimizer:
-            # weights, normalisers, counters and sampler state; the optimizer starts afresh
-            self.set_weights(state)
-            if set_epoch:
-                self.epoch_num, self.frame = int(state["epoch"]), int(state["frame"])
-            self.vec_env.set_env_state(state.get("env_state"))
-            return
-        self.set_full_state_weights(state, set_epoch=set_epoch)
+        try:
+            if meta.get("resumable") or self.fresh_optimizer:
+                # weights, normalisers, counters and sampler state; the optimizer starts afresh
+                self.set_weights(state)
+                if set_epoch:
+                    self.epoch_num, self.frame = int(state["epoch"]), int(state["frame"])
+                self.vec_env.set_env_state(state.get("env_state"))
+                return
+            self.set_full_state_weights(state, set_epoch=set_epoch)
+        except (RuntimeError, KeyError, ValueError) as e:  # a layer of another shape, a missing part
+            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise SkillMimicError(f"{fn}: does not fit this run's network and settings: {reason}") from None
 
     def restore_central_value_function(self, fn):
         self.set_central_value_function_weights(load_checkpoint(fn))

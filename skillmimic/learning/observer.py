@@ -34,7 +34,8 @@ class EpochObserver(AlgoObserver):
         now = time.perf_counter()
         # this epoch's samples over this epoch's time (not a difference of rl-games' frame counter,
         # which a resume restores after this observer has started)
-        samples = self.algo.curr_frames * self.algo.world_size  # every rank's worlds
+        ranks = getattr(self.algo, "world_size", 1)
+        samples = self.algo.curr_frames * ranks  # every rank's worlds
         rate = samples / max(now - self.last_time, 1e-9)
         self.last_time = now
         self.epochs_run += 1
@@ -43,8 +44,8 @@ class EpochObserver(AlgoObserver):
             where = f"epoch {epoch_num} ({(now - self.start_time) / 60.0:.1f}/{self.minutes:g} min)"
         else:
             where = f"epoch {epoch_num}/{self.max_epochs}"
-        if self.algo.world_size > 1:
-            where += f" [{self.algo.world_size} ranks]"
+        if ranks > 1:
+            where += f" [{ranks} ranks]"
         return rate, where
 
     def _last_epoch(self) -> str:

@@ -20,7 +20,7 @@ from typing import cast
 import torch
 from omegaconf import OmegaConf
 
-from skillmimic import __version__
+from skillmimic import __version__, storage
 from skillmimic.config import TrainConfig, load_config, resolve_device, to_dict, to_yaml
 from skillmimic.envs.adaptive_sampling import AdaptiveStartSampler
 from skillmimic.envs.history_encoder import HistoryEncoder, encoder_from_state, encoder_state, load_encoder
@@ -42,6 +42,12 @@ from skillmimic.policy.controller import check_llc
 from skillmimic.sim.factory import make_simulator
 from skillmimic.skills import SKILLS
 from skillmimic.threads import configure_threads
+
+
+def check_run_name(run: str) -> None:
+    """A run is a folder under ``runs_dir``: its name is a name, not a path to somewhere else."""
+    if not run or run in (".", "..") or any(c in run for c in "/\\") or run != run.strip():
+        raise SkillMimicError(f"run name {run!r}: expected a plain folder name (no '/', no '..'), e.g. layup_a")
 
 
 def build_env(
@@ -211,15 +217,24 @@ def _train(
         saved = Path(probe.runs_dir) / run / "config.yaml"
         if not saved.is_file():
             raise SkillMimicError(f"--resume: {saved} not found; nothing to continue")
-        base = cast(dict, OmegaConf.to_container(OmegaConf.load(saved)))
-        base["sim"]["device"] = base["sim"]["backend"] = "auto"  # re-resolve on this machine
+        try:
+            base = cast(dict, OmegaConf.to_container(OmegaConf.load(saved)))
+            base["sim"]["device"] = base["sim"]["backend"] = "auto"  # re-resolve on this machine
+        except Exception as e:  # not YAML, not a mapping, no sim section
+            raise SkillMimicError(f"--resume: {saved} is not a run config: {str(e).splitlines()[0][:160]}") from None
         base["minutes"] = 0.0  # the earlier run's time limit is not this one's
     cfg = load_config(files, overrides, base=base)
+    if resume and base is not None and cfg.motion != base.get("motion"):
+        raise SkillMimicError(
+            f"--resume continues run {run!r} on its own clips ({base.get('motion')}), not {cfg.motion}: "
+            "start a new run (or --resume-from a file of it) for other clips"
+        )
     cfg = resolve_device(cfg)
     ranks, device = distributed.join(cfg.sim.device)  # one process: rank 0 of 1, the device as it is
     cfg = replace(cfg, sim=replace(cfg.sim, device=device))
     configure_threads(cfg.sim.device, cfg.sim.threads)
     run = run or cfg.run or f"{Path(cfg.motion or 'run').name}_{time.strftime('%Y%m%d-%H%M%S')}"
+    check_run_name(run)
     cfg = replace(cfg, run=run)
     run_dir = Path(cfg.runs_dir) / run
     last = run_dir / "nn" / "last.pth"
@@ -231,14 +246,16 @@ def _train(
         if "history_encoder" in meta:  # keep the run's own encoder
             encoder = encoder_from_state(meta["history_encoder"], resume_from or str(last))
         finger_pose = meta.get("finger_pose")
-    if not resume and last.exists():
+    if not resume and any((run_dir / "nn").glob("*.pth")):
         raise SkillMimicError(
             f"run {run!r} already has checkpoints in {run_dir}; pass --resume to continue it or choose another --run"
         )
     # each rank's worlds start elsewhere than its neighbours'; the config keeps rank 0's seed
     local = replace(cfg, seed=cfg.seed + ranks.rank)
     torch.manual_seed(local.seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if ranks.main:  # held until this process ends: one training process per run folder
+        lock = storage.hold_lock(run_dir, f"run {run!r}")  # noqa: F841
+    previous = (run_dir / "config.yaml").read_text() if resume else None  # put back if this resume fails
     max_epochs = start_epoch + cfg.epochs
     env: TaskEnv | ImitationEnv
     if cfg.task.name:  # a high-level controller over a frozen skill policy
@@ -294,9 +311,15 @@ def _train(
     runner.algo_factory.register_builder(params["algo"]["name"], build)
     runner.load({"params": params})
     t0 = time.monotonic()
+    started = last.stat().st_mtime_ns if last.exists() else None
     try:
         checkpoint = str(last) if resume else resume_from
-        runner.run({"train": True, "play": False, "checkpoint": checkpoint})
+        try:
+            runner.run({"train": True, "play": False, "checkpoint": checkpoint})
+        except BaseException:
+            if previous is not None and ranks.main and (last.stat().st_mtime_ns if last.exists() else None) == started:
+                (run_dir / "config.yaml").write_text(previous)  # nothing trained: the run is as it was
+            raise
         if ranks.distributed:
             same = distributed.check_in_sync(built[-1].model, ranks)
             print(f"{ranks.world_size} ranks end with the same weights and normalisers (digest {same})", flush=True)

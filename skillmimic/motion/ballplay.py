@@ -37,6 +37,9 @@ _COLUMNS = {  # name -> (start, stop), used for validation messages
 }
 
 
+MAX_VALUE = 1e4  # no position (m), angle (rad) or flag of a capture is larger: a bigger one is corrupt
+
+
 def read_ballplay(path: str | Path, skill: int | None = None) -> Clip:
     """Load and validate one BallPlay clip; every problem is a one-line ``SkillMimicError``.
 
@@ -69,6 +72,14 @@ def read_ballplay(path: str | Path, skill: int | None = None) -> Clip:
         frame, col = (int(i) for i in bad.nonzero()[0])
         part = next(k for k, (a, b) in _COLUMNS.items() if a <= col < b)
         raise SkillMimicError(f"{path}: frame {frame} has a non-finite value in column {col} ({part})")
+    bad = data.abs() > MAX_VALUE
+    if bad.any():
+        frame, col = (int(i) for i in bad.nonzero()[0])
+        part = next(k for k, (a, b) in _COLUMNS.items() if a <= col < b)
+        raise SkillMimicError(
+            f"{path}: frame {frame} column {col} ({part}) is {float(data[frame, col]):.3g}, "
+            f"beyond +-{MAX_VALUE:g} (metres, radians, contact flags)"
+        )
     # A row of zeros is a missing frame (masked capture, SkillMimic-V2's noisy-data sets): it is
     # kept as a frame marked invalid and filled with the nearest earlier valid frame (the first
     # valid one before it), so every derived quantity stays finite.

@@ -53,6 +53,8 @@ def fetch(name: str, dest_root: Path, source: Path | None = None, base_url: str 
     dest = dest_root / name
     if source is not None and not Path(source).is_dir():
         raise SkillMimicError(f"--from {source}: not a folder")
+    if dest_root.exists() and not dest_root.is_dir():
+        raise SkillMimicError(f"--dest {dest_root}: a file, not a folder to fetch into")
     base = (base_url or man["base_url"]).rstrip("/")
     dest.mkdir(parents=True, exist_ok=True)
     fetched = kept = 0

@@ -62,7 +62,24 @@ def load_checkpoint(path: str | Path) -> dict:
     meta = state.get("skillmimic") if isinstance(state, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise SkillMimicError(f"{path}: not a SkillMimic policy checkpoint (no '{FORMAT}' metadata)")
+    _check_parts(path, state, meta)
     return state
+
+
+def _check_parts(path: Path, state: dict, meta: dict) -> None:
+    """What every reader of a checkpoint relies on, checked once here: a one-line error instead of a
+    traceback deep in rl-games, and no NaN weights passed on (to an export, a resumed run)."""
+    model = state.get("model")
+    if not isinstance(model, dict) or not model or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        raise SkillMimicError(f"{path}: its 'model' is not a dict of weight tensors")
+    if not isinstance(meta.get("config"), dict):
+        raise SkillMimicError(f"{path}: its metadata has no training 'config'")
+    for key in ("epoch", "frame"):
+        if key in state and (not isinstance(state[key], int) or state[key] < 0):
+            raise SkillMimicError(f"{path}: '{key}' is {state[key]!r}, expected a count")
+    bad = [k for k, v in model.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise SkillMimicError(f"{path}: weights {', '.join(bad[:3])} hold NaN or infinite values (a diverged run?)")
 
 
 def is_critic(key: str) -> bool:

@@ -32,6 +32,11 @@ class Kit:
     tmp: Path
     marker: Path  # a payload creates this when code from a file runs
 
+    @property
+    def runs_dir(self) -> Path:
+        """The runs folder holding the trained run ``p``."""
+        return self.ckpt.parents[2]
+
     def broken(self, edit) -> Path:
         """A copy of the checkpoint with ``edit(state)`` applied."""
         state = load_checkpoint(self.ckpt)
@@ -66,10 +71,6 @@ def _nan_weights(k: Kit):
         w.view(-1)[0] = math.nan
 
     return ["export-policy", "--checkpoint", str(k.broken(edit)), "--out", str(k.tmp / "x.pth")], "NaN"
-
-
-def _run_folder(k: Kit, run: str) -> Path:
-    return k.ckpt.parent.parent.parent
 
 
 def _graph_file(k: Kit, edit) -> Path:
@@ -223,7 +224,7 @@ CASES = [
         "resume --motion other",
         "run",
         lambda k: (
-            ["train", "--run", "p", "--resume", "--motion", str(k.tmp), f"runs_dir={_run_folder(k, 'p')}"],
+            ["train", "--run", "p", "--resume", "--motion", str(k.tmp), f"runs_dir={k.runs_dir}"],
             "own clips",
         ),
     ),
@@ -231,7 +232,7 @@ CASES = [
         "resume with another network",
         "run",
         lambda k: (
-            ["train", "--run", "p", "--resume", "--epochs", "1", "ppo.units=[8]", f"runs_dir={_run_folder(k, 'p')}"],
+            ["train", "--run", "p", "--resume", "--epochs", "1", "ppo.units=[8]", f"runs_dir={k.runs_dir}"],
             "does not fit",
         ),
     ),

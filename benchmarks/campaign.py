@@ -10,7 +10,8 @@ time), appends a row to ``benchmarks/results/campaign-<name>.json`` and keeps tw
   today (``--force`` overrides that): every committed version stays in git history, so at most one
   ~7 MB version a day. Replacing a version no commit holds yet costs nothing. A segment starts
   from whichever of the two has trained on more samples (on a fresh clone, another machine: the
-  committed file).
+  committed file), or from ``--start-from``: a branch trained with other settings that beat it
+  (the row's ``started_from`` keeps the lineage).
 
     OMP_NUM_THREADS=1 nohup taskset -c 1 python benchmarks/campaign.py --name lleg_style1 --minutes 40 &
     python benchmarks/campaign.py --name layup --minutes 8 --device cuda --num-envs 4096 ppo.num_minibatches=8
@@ -101,7 +102,11 @@ def main() -> None:
     p.add_argument("--minutes", type=float, required=True, help="training wall clock of this segment")
     p.add_argument("--motion", help="a new campaign's motion (default: CAMPAIGNS)")
     p.add_argument("--preset", help="a new campaign's preset (default: CAMPAIGNS)")
-    p.add_argument("--start-from", help="a new campaign's first checkpoint (a run's last.pth; default: the preset)")
+    p.add_argument(
+        "--start-from",
+        help="continue this checkpoint instead of the campaign's newest state (a new campaign's first one, or "
+        "a branch that beat it: a run's last.pth or a segment's file; default: the newest, else the preset)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-envs", type=int, help="worlds for this segment (default: the checkpoint's)")
     p.add_argument("--force", action="store_true", help="replace the committed file even if replaced today")
@@ -136,7 +141,9 @@ def main() -> None:
         cmd += ["--num-envs", str(a.num_envs)]
     # the file with the most samples: this machine's latest, else the committed one (a fresh clone)
     have = [(samples_of(f), f == latest, f) for f in (latest, committed) if f.exists()]
-    source = max(have)[2] if have else (Path(a.start_from).resolve() if a.start_from else None)
+    source = max(have)[2] if have else None
+    if a.start_from:
+        source = Path(a.start_from).resolve()
     source_samples = 0
     if source is not None:
         cmd += ["--resume-from", str(source)]

@@ -48,3 +48,10 @@ def test_campaign_segments_add_up_and_keep_the_better_policy(ballplay, tmp_path)
     )
     assert b["committed"] == better
     assert kept["frame"] == (b if better else a)["samples_total"]
+    # a branch that beat the newest state continues from its own file (--start-from)
+    first_file = sorted((tmp_path / "runs" / "campaigns" / "tiny").glob("tiny-*.pth"))[0]
+    third = _segment(tmp_path, motion, "--start-from", str(first_file))
+    assert third.returncode == 0, third.stdout[-2000:] + third.stderr[-2000:]
+    c = json.loads((tmp_path / "benchmarks" / "results" / "campaign-tiny.json").read_text())["rows"][2]
+    assert c["started_from"] == str(first_file.relative_to(tmp_path))
+    assert c["samples_total"] == a["samples_total"] + c["segment_samples"]

@@ -211,11 +211,13 @@ def test_drifting_off_the_reference_ends_the_episode(ballplay):
     env.reset()
     _, reward, done, info = env.step(torch.zeros(4, env.num_actions))
     assert done.all() and info.drifted.all() and not info.fell.any() and not info.time_outs.any()
-    # off by default: the same step ends nothing
+    drift = info.node_drift
+    # off by default: the same step ends nothing, and reports the same drift (what eval_trace reads)
     env = ImitationEnv(lib, make_simulator("mujoco", 4))
     env.reset()
     _, _, done, info = env.step(torch.zeros(4, env.num_actions))
     assert not done.any() and not info.drifted.any()
+    assert torch.allclose(info.node_drift, drift) and (drift > 1e-4).all() and (drift < 0.5).all()
 
 
 def test_losing_the_ball_ends_the_episode(ballplay):

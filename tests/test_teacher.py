@@ -1,7 +1,11 @@
 """The tracking teacher (residual actions, the reference in the observation, a looping reference)
 and its distillation by DAgger into a policy that needs no reference."""
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -153,3 +157,24 @@ def test_distill_writes_a_policy_that_eval_and_train_take(teacher, ballplay, tmp
     assert main(["train", "--resume-from", str(student), "--run", "ft", "--epochs", "1", f"runs_dir={runs}"]) == 0
     assert main(["distill", "--teacher", str(student), "--run", "x", f"runs_dir={runs}"]) == 2
     assert "not a tracking teacher" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_trace_runs_evals_episodes(teacher, ballplay, tmp_path):
+    """benchmarks/eval_trace.py replays eval's SR episodes: the same falls at the same steps."""
+    motion, steps = str(ballplay / "lleg_style1"), 120
+    trace = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_trace.py"
+    cmd = [sys.executable, str(trace), "--checkpoint", str(teacher), "--motion", motion, "--episodes", "4"]
+    cmd += ["--steps", str(steps), "--json", str(tmp_path / "t.json")]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    episodes = json.loads((tmp_path / "t.json").read_text())["episodes"]
+    args = ["eval", "--checkpoint", str(teacher), "--motion", motion, "--episodes", "4", "--steps", str(steps)]
+    assert main([*args, "--num-envs", "4", "--json", str(tmp_path / "e.json")]) == 0
+    overall = json.loads((tmp_path / "e.json").read_text())["overall"]
+    fell = [e["fell"] for e in episodes]
+    assert sum(f is not None for f in fell) == round(overall["fall_rate"] * 4) > 0
+    assert sum(f or steps for f in fell) / 4 == pytest.approx(overall["mean_episode_length"])
+    for e in episodes:  # each event at a step of the episode, while it was alive
+        for key in ("ball_lost", "drift_over", "fell"):
+            assert e[key] is None or 1 <= e[key] <= (e["fell"] or steps)

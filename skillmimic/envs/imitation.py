@@ -67,6 +67,7 @@ class StepInfo:
     ball_touch: torch.Tensor  # [N] some body touches the ball (post-step, before resets)
     hand_touch: torch.Tensor  # [N] a hand touches the ball (post-step, before resets)
     ball_offset: torch.Tensor  # [N] m between the ball's offset from the root and the reference's
+    node_drift: torch.Tensor  # [N] m RMS distance of the 18 reward nodes from the reference's
     state: SimState  # post-step state of every world, before resets
     reward: torch.Tensor  # mean reward of this step
     terms: dict[str, torch.Tensor]  # mean of each reward term
@@ -256,9 +257,10 @@ class ImitationEnv:
         if self._buffers or self._has_missing:
             substitute = buffering | ~self.lib.valid[self.lib.flat_index(self.clip, self.frame)]
             reward = clip_mean_substitute(reward, self.clip, substitute, self.lib.num_clips)
+        node_drift = node_distance(sim_hoi, ref_hoi)
         drifted = torch.zeros_like(fell)
         if self.cfg.termination_distance > 0:
-            drifted = node_distance(sim_hoi, ref_hoi) > self.cfg.termination_distance
+            drifted = node_drift > self.cfg.termination_distance
         ball_offset = ball_offset_error(sim_hoi, ref_hoi)
         if self.cfg.ball_termination_distance > 0:
             drifted = drifted | (ball_offset > self.cfg.ball_termination_distance)
@@ -277,6 +279,7 @@ class ImitationEnv:
             ball_touch=snap.contacts.ball_body.any(dim=1),
             hand_touch=contact_flags(snap.contacts)[0],
             ball_offset=ball_offset,
+            node_drift=node_drift,
             state=snap.state,
             reward=reward.mean(),
             terms={k: torch.where(diverged, 0.0, v).mean() for k, v in terms.items()},

@@ -94,7 +94,7 @@ def evaluate(
         backend=cfg.sim.backend,
         device=cfg.sim.device,
     )
-    clips, frames = _reference_starts(lib, episodes, trials, gen)
+    clips, frames = reference_starts(lib, episodes, trials, gen)
     if "sr" in modes:
         out = runner(Starts(clips, frames))
         rep.update(_report(lib, clips, out))
@@ -134,7 +134,7 @@ class _Runner:
         return {key: torch.cat([r[key] for r in results])[:n] for key in results[0]}
 
 
-def _reference_starts(lib: MotionLibrary, episodes: int, trials: int | None, gen: torch.Generator):
+def reference_starts(lib: MotionLibrary, episodes: int, trials: int | None, gen: torch.Generator):
     """(clips, frames) of the reference starts: ``episodes`` per clip spread over the first half
     of each clip, or ``trials`` per skill drawn from its clips' valid start frames."""
     if trials is None:

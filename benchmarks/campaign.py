@@ -139,11 +139,11 @@ def main() -> None:
     cmd += ["--device", a.device]
     if a.num_envs:
         cmd += ["--num-envs", str(a.num_envs)]
-    # the file with the most samples: this machine's latest, else the committed one (a fresh clone)
-    have = [(samples_of(f), f == latest, f) for f in (latest, committed) if f.exists()]
-    source = max(have)[2] if have else None
     if a.start_from:
-        source = Path(a.start_from).resolve()
+        source: Path | None = Path(a.start_from).resolve()
+    else:  # the file with the most samples: this machine's latest, else the committed one (a fresh clone)
+        have = [(samples_of(f), f == latest, f) for f in (latest, committed) if f.exists()]
+        source = max(have)[2] if have else None
     source_samples = 0
     if source is not None:
         cmd += ["--resume-from", str(source)]

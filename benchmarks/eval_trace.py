@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from skillmimic.process import configure_process
 
-LOST = 0.5  # m: eval's BALL_LOST, and the teacher's drift limits
+DRIFT = 0.5  # m: train/teacher.yaml's drift limit
 
 
 def first(mask, alive):
@@ -42,10 +41,9 @@ def main() -> None:
     configure_process()
     import torch
 
-    from skillmimic.config import RewardConfig
-    from skillmimic.envs.factory import policy_env, policy_motion
+    from skillmimic.envs.factory import policy_motion
     from skillmimic.envs.sampling import FixedStartSampler, Starts
-    from skillmimic.eval.evaluate import reference_starts
+    from skillmimic.eval.evaluate import BALL_LOST, eval_env, reference_starts
     from skillmimic.policy import load_policy
 
     policy = load_policy(a.checkpoint, "cpu", "auto")
@@ -53,8 +51,7 @@ def main() -> None:
     clips, frames = reference_starts(lib, a.episodes, None, torch.Generator().manual_seed(a.seed))
     n = len(clips)
     cfg = policy.config
-    scene = replace(cfg.scene, ball_touch_distance=0.0)  # as eval: the default reward, plain touches
-    env = policy_env(policy, lib, n, cfg.env.rollout(a.steps), scene=scene, reward=RewardConfig())
+    env = eval_env(policy, lib, n, a.steps)
     env.sampler = FixedStartSampler(Starts(clips, frames))
     obs = env.reset()
     alive = torch.ones(n, dtype=torch.bool)
@@ -74,8 +71,8 @@ def main() -> None:
                 rec[key].append(value.clone())
             alive &= ~done
     t = {k: torch.stack(v) for k, v in rec.items()}
-    ball_lost = first(t["ball"] > LOST, t["alive"])
-    drifted = first(t["drift"] > LOST, t["alive"])
+    ball_lost = first(t["ball"] > BALL_LOST, t["alive"])
+    drifted = first(t["drift"] > DRIFT, t["alive"])
     fell = first(t["fell"], t["alive"])
     limit = cfg.env.termination_distance
     episodes = []
@@ -83,7 +80,7 @@ def main() -> None:
         start = int(frames[e])
         row = dict(clip=lib.names[int(clips[e])], start=start, ball_lost=ball_lost[e], drift_over=drifted[e])
         episodes.append(dict(row, fell=fell[e]))
-        print(f"{e:3d} start {start:4d}  ball lost {ball_lost[e]}  drift > {LOST} m {drifted[e]}  fell {fell[e]}")
+        print(f"{e:3d} start {start:4d}  ball lost {ball_lost[e]}  drift > {DRIFT} m {drifted[e]}  fell {fell[e]}")
         if a.every:
             steps = [s for s in range(0, a.steps, a.every) if t["alive"][s, e]]
             print(

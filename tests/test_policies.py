@@ -13,11 +13,10 @@ POLICIES = Path(__file__).resolve().parents[1] / "policies"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(p.stem for p in POLICIES.glob("*.pth")))
-def test_committed_policy_scores_its_eval(name, ballplay, tmp_path):
+def test_committed_policy_scores_its_eval(name, data_dir, tmp_path):
     saved = json.loads((POLICIES / f"{name}.eval.json").read_text())
-    clip_set = saved["motion"].split("/")[-1]  # a dataset name (ballplay-m/...) or a path: the same clips
     out = tmp_path / "eval.json"
-    args = ["eval", "--checkpoint", str(POLICIES / f"{name}.pth"), "--motion", str(ballplay / clip_set)]
+    args = ["eval", "--checkpoint", str(POLICIES / f"{name}.pth"), "--motion", str(data_dir / saved["motion"])]
     args += ["--episodes", str(saved["episodes_per_clip"]), "--steps", str(saved["steps"])]
     args += ["--seed", str(saved["seed"]), "--num-envs", str(saved["num_envs"]), "--json", str(out)]
     assert main([*args, "--device", "cpu"]) == 0

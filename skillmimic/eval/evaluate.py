@@ -113,13 +113,7 @@ class _Runner:
     def __init__(self, lib, policy: SkillPolicy, steps: int, num_envs: int):
         self.lib, self.policy, self.steps = lib, policy, steps
         self.batch = num_envs
-        # NR is the default reward, and counts a hand-ball touch the plain way (contact force or
-        # depth), whatever the policy trained with: reward weights and a touch distance change no
-        # physics, only what the reward counts, and NR must compare across runs. Episodes end by a
-        # fall only: success is the skill criterion's call, not the drift rules.
-        cfg = policy.config
-        scene = replace(cfg.scene, ball_touch_distance=0.0)
-        self.env = policy_env(policy, lib, num_envs, cfg.env.rollout(steps), scene=scene, reward=RewardConfig())
+        self.env = eval_env(policy, lib, num_envs, steps)
         self.targets = _shot_targets(lib)
 
     def __call__(self, starts: Starts) -> dict:
@@ -132,6 +126,16 @@ class _Runner:
             self.env.sampler = FixedStartSampler(FixedStartSampler(starts).sample(idx))
             results.append(_run(self.env, self.policy, self.steps, self.targets))
         return {key: torch.cat([r[key] for r in results])[:n] for key in results[0]}
+
+
+def eval_env(policy: SkillPolicy, lib: MotionLibrary, num_envs: int, steps: int) -> ImitationEnv:
+    """The env eval's episodes run in. NR is the default reward, and counts a hand-ball touch the
+    plain way (contact force or depth), whatever the policy trained with: reward weights and a
+    touch distance change no physics, only what the reward counts, and NR must compare across
+    runs. Episodes end by a fall only: success is the skill criterion's call, not the drift rules."""
+    cfg = policy.config
+    scene = replace(cfg.scene, ball_touch_distance=0.0)
+    return policy_env(policy, lib, num_envs, cfg.env.rollout(steps), scene=scene, reward=RewardConfig())
 
 
 def reference_starts(lib: MotionLibrary, episodes: int, trials: int | None, gen: torch.Generator):

@@ -11,7 +11,8 @@ time), appends a row to ``benchmarks/results/campaign-<name>.json`` and keeps tw
   ~7 MB version a day. Replacing a version no commit holds yet costs nothing. A segment starts
   from whichever of the two has trained on more samples (on a fresh clone, another machine: the
   committed file), or from ``--start-from``: a branch trained with other settings that beat it
-  (the row's ``started_from`` keeps the lineage).
+  (the row's ``started_from`` keeps the lineage). Segments may run side by side, one per core: each
+  reads the results file again before it compares and appends its row.
 
     OMP_NUM_THREADS=1 nohup taskset -c 1 python benchmarks/campaign.py --name lleg_style1 --minutes 40 &
     python benchmarks/campaign.py --name layup --minutes 8 --device cuda --num-envs 4096 ppo.num_minibatches=8
@@ -179,6 +180,9 @@ def main() -> None:
     o600 = json.loads(ev600.read_text())["overall"]
     samples = samples_of(segment)
     shutil.copy(segment, latest)
+    if results.exists():  # re-read: a segment that ran beside this one may have added its row meanwhile
+        book = json.loads(results.read_text())
+        rows = book["rows"]
     best = next((r["eval"] for r in reversed(rows) if r.get("committed")), None)
     commit = better(o, best) and (a.force or not committed_today(committed))
     if commit:

@@ -3,7 +3,8 @@ the reference and the character falls.
 
 Runs the eval's SR episodes (the same starts, seed and episode rules as ``skillmimic eval``) and
 records per step the ball's offset error, the RMS drift of the 18 reward nodes, the root height
-and the reward. Prints one line per episode (the step at which each first happened) and, with
+and the reward. Prints one line per episode (the step at which each first happened, and the mean
+height of the ball's bounce tops against the reference's) and, with
 ``--every K``, the trace every K steps; ``--json`` writes the per-episode summary. What it showed
 first (benchmarks/README.md): the teacher loses the ball, then drifts past the drift limit it
 trained with, then falls; it never practised the states after the limit.
@@ -26,6 +27,12 @@ def first(mask, alive):
     """Step (1-based) at which ``mask`` first holds while the episode is alive, per episode; None if never."""
     hit = mask & alive
     return [int(col.nonzero()[0]) + 1 if col.any() else None for col in hit.T]
+
+
+def mean_apex(z, alive):
+    """Mean height of the local maxima of ``z`` [T, N] while the episode is alive, per episode (None if none)."""
+    top = (z[1:-1] >= z[:-2]) & (z[1:-1] > z[2:]) & alive[1:-1]
+    return [float(z[1:-1, e][top[:, e]].mean()) if top[:, e].any() else None for e in range(z.shape[1])]
 
 
 def main() -> None:
@@ -55,11 +62,15 @@ def main() -> None:
     env.sampler = FixedStartSampler(Starts(clips, frames))
     obs = env.reset()
     alive = torch.ones(n, dtype=torch.bool)
-    rec: dict[str, list] = {k: [] for k in ("alive", "ball", "drift", "height", "reward", "frame", "fell")}
+    keys = ("alive", "ball", "drift", "height", "reward", "frame", "fell", "ball_z", "ref_ball_z")
+    rec: dict[str, list] = {k: [] for k in keys}
     with torch.no_grad():
         for _ in range(a.steps):
+            ref_ball_z = env.reference().ball_pos[:, 2]
             obs, reward, done, info = env.step(policy.act(obs))
             for key, value in (
+                ("ball_z", info.state.ball_pos[:, 2]),
+                ("ref_ball_z", ref_ball_z),
                 ("alive", alive.clone()),
                 ("ball", info.ball_offset),
                 ("drift", info.node_drift),
@@ -74,13 +85,18 @@ def main() -> None:
     ball_lost = first(t["ball"] > BALL_LOST, t["alive"])
     drifted = first(t["drift"] > DRIFT, t["alive"])
     fell = first(t["fell"], t["alive"])
+    apex, ref_apex = mean_apex(t["ball_z"], t["alive"]), mean_apex(t["ref_ball_z"], t["alive"])
     limit = cfg.env.termination_distance
     episodes = []
     for e in range(n):
         start = int(frames[e])
         row = dict(clip=lib.names[int(clips[e])], start=start, ball_lost=ball_lost[e], drift_over=drifted[e])
-        episodes.append(dict(row, fell=fell[e]))
-        print(f"{e:3d} start {start:4d}  ball lost {ball_lost[e]}  drift > {DRIFT} m {drifted[e]}  fell {fell[e]}")
+        episodes.append(dict(row, fell=fell[e], ball_apex=apex[e], reference_apex=ref_apex[e]))
+        tops = " / ".join("-" if h is None else f"{h:.2f}" for h in (apex[e], ref_apex[e]))
+        print(
+            f"{e:3d} start {start:4d}  ball lost {ball_lost[e]}  drift > {DRIFT} m {drifted[e]}  fell {fell[e]}  "
+            f"bounce tops {tops} m (reference)"
+        )
         if a.every:
             steps = [s for s in range(0, a.steps, a.every) if t["alive"][s, e]]
             print(

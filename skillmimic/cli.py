@@ -222,6 +222,7 @@ def _play(a) -> None:
             a.height,
             a.device,
             a.backend,
+            a.frame,
         )
     )
 
@@ -309,14 +310,11 @@ def _number(kind: type, low: float, strict: bool = False):
 
 def DEVICE(text: str) -> str:
     """An argparse type: auto, cpu, cuda or cuda:N, and a CUDA device only where there is one."""
-    if text in ("auto", "cpu"):
-        return text
-    if text != "cuda" and not re.fullmatch(r"cuda:\d+", text):
-        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
-    import torch
+    from skillmimic.config import is_device_name, missing_cuda
 
-    index = int(text.split(":")[1]) if ":" in text else 0
-    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+    if not is_device_name(text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+    if missing_cuda(text):
         raise argparse.ArgumentTypeError(f"{text}: no such CUDA device on this machine (use cpu)")
     return text
 
@@ -334,6 +332,7 @@ def URL(text: str) -> str:
     return text
 
 
+FRAME = _number(int, 0)  # a clip frame
 COUNT = _number(int, 1)  # episodes, steps, worlds, epochs, pixels: at least one
 SEED = _number(int, 0)
 SECONDS = _number(float, 0.0, strict=True)
@@ -450,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=SECONDS,
         help="video length (default 10); in the viewer: close after this long (default: never)",
     )
+    pl.add_argument("--frame", type=FRAME, default=0, help="start at this frame of the skill's first clip (default 0)")
     pl.add_argument("--dataset", action="store_true", help="play the reference clips instead of a policy")
     pl.add_argument("--ghost", action="store_true", help="draw the reference pose as a translucent character")
     pl.add_argument("--width", type=COUNT, default=640)

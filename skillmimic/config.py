@@ -8,6 +8,7 @@ and badly typed values are one-line errors naming the key.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -296,11 +297,7 @@ def _validate(c: TrainConfig) -> None:
         (c.env.fingers in FINGER_MODES, "env.fingers", " or ".join(FINGER_MODES)),
         (c.env.episode_length >= 1, "env.episode_length", "at least 1"),
         (c.sim.backend in ("auto", "mjwarp", "mujoco"), "sim.backend", "one of auto, mjwarp, mujoco"),
-        (
-            c.sim.device in ("auto", "cpu", "cuda") or c.sim.device.startswith("cuda:"),
-            "sim.device",
-            "one of auto, cpu, cuda, cuda:N",
-        ),
+        (is_device_name(c.sim.device), "sim.device", "one of auto, cpu, cuda, cuda:N"),
         (c.sim.substeps >= 1, "sim.substeps", "at least 1"),
         (c.reward.contact_label in ("geometry", "data"), "reward.contact_label", "geometry or data"),
         (
@@ -344,13 +341,27 @@ def to_dict(c: TrainConfig) -> dict:
     return cast(dict, OmegaConf.to_container(OmegaConf.structured(c)))
 
 
+def is_device_name(text: str) -> bool:
+    """auto, cpu, cuda or cuda:N: what ``--device`` and ``sim.device`` take (whether this machine has
+    it is ``missing_cuda``, asked where the device is used)."""
+    return text in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", text) is not None
+
+
+def missing_cuda(device: str) -> bool:
+    """True for a CUDA device (``cuda``, ``cuda:N``) that this machine does not have."""
+    if not device.startswith("cuda"):
+        return False
+    index = int(device.split(":")[1]) if ":" in device else 0
+    return not torch.cuda.is_available() or index >= torch.cuda.device_count()
+
+
 def resolve_device(cfg: TrainConfig) -> TrainConfig:
     """Replace ``auto`` device/backend by what this machine has (CUDA + MuJoCo Warp, else CPU + MuJoCo C)."""
     device = cfg.sim.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SkillMimicError(f"sim.device {device!r}: CUDA is not available on this machine; use --device cpu")
+    if missing_cuda(device):
+        raise SkillMimicError(f"sim.device {device!r}: no such CUDA device on this machine; use --device cpu")
     backend = cfg.sim.backend
     if backend == "auto":
         backend = "mjwarp" if device.startswith("cuda") else "mujoco"

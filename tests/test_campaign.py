@@ -4,6 +4,7 @@ only by a better eval."""
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,17 @@ import torch
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "campaign.py"
 
 
-def _segment(root: Path, motion: Path, *extra: str) -> subprocess.CompletedProcess:
+def _command(root: Path, motion: Path, *extra: str) -> list[str]:
     cmd = [sys.executable, str(SCRIPT), "--root", str(root), "--name", "tiny", "--minutes", "0.01"]
-    cmd += ["--motion", str(motion), "--preset", "train/fast.yaml", "--num-envs", "4", *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return cmd + ["--motion", str(motion), "--preset", "train/fast.yaml", "--num-envs", "4", *extra]
+
+
+def _segment(root: Path, motion: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(_command(root, motion, *extra), capture_output=True, text=True, timeout=600)
+
+
+def _segment_started(root: Path, motion: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(_command(root, motion, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.slow
@@ -49,9 +57,18 @@ def test_campaign_segments_add_up_and_keep_the_better_policy(ballplay, tmp_path)
     assert b["committed"] == better
     assert kept["frame"] == (b if better else a)["samples_total"]
     # a branch that beat the newest state continues from its own file (--start-from)
-    first_file = sorted((tmp_path / "runs" / "campaigns" / "tiny").glob("tiny-*.pth"))[0]
-    third = _segment(tmp_path, motion, "--start-from", str(first_file))
-    assert third.returncode == 0, third.stdout[-2000:] + third.stderr[-2000:]
-    c = json.loads((tmp_path / "benchmarks" / "results" / "campaign-tiny.json").read_text())["rows"][2]
-    assert c["started_from"] == str(first_file.relative_to(tmp_path))
-    assert c["samples_total"] == a["samples_total"] + c["segment_samples"]
+    work = tmp_path / "runs" / "campaigns" / "tiny"
+    first_file = sorted(work.glob("tiny-*.pth"))[0]
+    logs = set(work.glob("tiny-*.log"))
+    third = _segment_started(tmp_path, motion, "--start-from", str(first_file))
+    while set(work.glob("tiny-*.log")) == logs and third.poll() is None:  # it has read the results file
+        time.sleep(0.2)
+    results = tmp_path / "benchmarks" / "results" / "campaign-tiny.json"
+    side = json.loads(results.read_text())  # a segment beside it finishes first and adds its row
+    side["rows"].append(dict(b, started_from="beside"))
+    results.write_text(json.dumps(side))
+    out, err = third.communicate(timeout=600)
+    assert third.returncode == 0, out[-2000:] + err[-2000:]
+    rows = json.loads(results.read_text())["rows"]
+    assert [r["started_from"] for r in rows[2:]] == ["beside", str(first_file.relative_to(tmp_path))]
+    assert rows[3]["samples_total"] == a["samples_total"] + rows[3]["segment_samples"]

@@ -12,6 +12,7 @@ from skillmimic.eval.evaluate import METRICS, _Runner
 from skillmimic.motion import MotionLibrary
 from skillmimic.policy import load_policy
 from skillmimic.policy.checkpoint import atomic_save, load_checkpoint
+from skillmimic.sim.state import SimState
 from skillmimic.skills import SKILLS
 from skillmimic.viewer.keys import skill_for_key
 from skillmimic.viewer.play import Playback
@@ -144,6 +145,23 @@ def test_play_video_has_the_expected_frames(trained, tmp_path, capsys):
     assert reader.count_frames() == 30 and reader.get_meta_data()["fps"] == 60
     frame = reader.get_data(10)
     assert frame.shape == (120, 160, 3) and frame.std() > 5
+
+
+def test_play_starts_at_the_frame_asked_for(trained, tmp_path, capsys):
+    """``play --frame``: a policy watched past its clip's opening; a frame outside the clip is refused."""
+    motion, ckpt = trained
+    playback = Playback(str(ckpt), str(motion), None, 0.1, ghost=False, frame=20)
+    env, lib = playback.env, playback.lib
+    clip = env.clip.cpu()
+    assert int(env.start[0]) == 20 and int(env.progress[0]) == 0
+    at = {f: SimState.from_motion(lib.get(clip, torch.tensor([f]))).dof_pos for f in (0, 20)}
+    torch.testing.assert_close(env.sim.state().dof_pos, at[20])
+    assert not torch.allclose(at[0], at[20], atol=1e-2)  # frame 20 is not the opening's pose
+    video = ["--video", str(tmp_path / "x.mp4")]
+    err = _error(capsys, ["play", "--checkpoint", str(ckpt), "--motion", str(motion), "--frame", "100000", *video])
+    assert "error: --frame 100000: clip " in err and "frames (0 to " in err, err
+    assert "--frame" in _error(capsys, ["play", "--checkpoint", str(ckpt), "--frame", "-1", *video])
+    assert "--frame" in _error(capsys, ["play", "--dataset", "--motion", str(motion), "--frame", "3", *video])
 
 
 def test_playback_ignores_the_training_drift_rules(trained, tmp_path):

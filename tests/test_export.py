@@ -224,6 +224,12 @@ def test_compact_resumable_file_round_trips_and_a_new_run_continues_its_actor(tr
         k: v for k, v in old_cfg["ppo"].items() if k != "learning_rate"
     }
     assert new_cfg["env"] == old_cfg["env"] and new_cfg["reward"] == old_cfg["reward"]
+    assert torch.equal(new["model"]["a2c_network.sigma"], src["model"]["a2c_network.sigma"])
+    # the frozen log-std is a setting, not a weight: an override reaches the resumed run
+    noisy = ["train", "--resume-from", str(res), "--run", "quiet", "--epochs", "1", f"runs_dir={runs}"]
+    assert main([*noisy, "ppo.learning_rate=0", "ppo.log_std=-3.5"]) == 0
+    sigma = load_checkpoint(runs / "quiet" / "nn" / "last.pth")["model"]["a2c_network.sigma"]
+    assert src["model"]["a2c_network.sigma"].ne(-3.5).all() and sigma.eq(-3.5).all()
 
     # what cannot work is refused in one line
     assert "needs --run" in _one_line_error(capsys, ["train", "--resume-from", str(res)])

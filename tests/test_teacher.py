@@ -178,3 +178,8 @@ def test_eval_trace_runs_evals_episodes(teacher, ballplay, tmp_path):
     for e in episodes:  # each event at a step of the episode, while it was alive
         for key in ("ball_lost", "drift_over", "fell"):
             assert e[key] is None or 1 <= e[key] <= (e["fell"] or steps)
+    # the clip's bounce tops are at 0.57-0.68 m (0.96 m where it starts with the ball held); the
+    # simulated ball's tops lie between the floor and the character's reach
+    tops = [e["reference_apex"] for e in episodes if e["reference_apex"] is not None]
+    assert tops and all(0.5 < h < 1.0 for h in tops), tops
+    assert all(e["ball_apex"] is None or 0.05 < e["ball_apex"] < 2.0 for e in episodes), episodes

@@ -89,11 +89,12 @@ def test_bad_training_input(tmp_path, data_dir, capsys):
     assert "ppo.learnin_rate" in err(["train", "--motion", "ballplay-m/layup", "ppo.learnin_rate=1"])
     assert "no motion given" in err(["train", "--epochs", "1", f"runs_dir={tmp_path}"])
     assert "not found" in err(["train", "--run", "nope", "--resume", f"runs_dir={tmp_path}"])
-    assert (
-        "no such CUDA device" in err(["train", "--motion", "ballplay-m/layup", "--device", "cuda"])
-        if not torch.cuda.is_available()
-        else True
-    )
+    # the device: its name (flag or key), then whether this machine has it (flag, or when the run starts)
+    layup = ["train", "--motion", "ballplay-m/layup", "--epochs", "1", f"runs_dir={tmp_path}"]
+    assert "expected auto, cpu, cuda or cuda:N" in err([*layup, "--device", "cuda:x"])
+    assert "sim.device" in err([*layup, "sim.device=cuda:x"])
+    assert "cuda:99: no such CUDA device" in err([*layup, "--device", "cuda:99"])
+    assert "'cuda:99': no such CUDA device" in err([*layup, "sim.device=cuda:99"])
     assert "num_minibatches" in err(
         ["train", "--motion", "ballplay-m/layup", "--num-envs", "3", "ppo.horizon_length=5", f"runs_dir={tmp_path}"]
     )

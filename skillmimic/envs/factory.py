@@ -69,16 +69,20 @@ def policy_env(
     )
 
 
-def play_env(policy: SkillActor, lib: MotionLibrary, skill: int | None) -> ImitationEnv:
-    """One world starting at the first clip of ``skill`` (default: the first clip's skill), the policy
-    conditioned on it, ended by a fall or by its caller: how ``play`` and ``export`` run a policy."""
+def play_env(policy: SkillActor, lib: MotionLibrary, skill: int | None, frame: int = 0) -> ImitationEnv:
+    """One world starting at ``frame`` of the first clip of ``skill`` (default: the first clip's skill),
+    the policy conditioned on it, ended by a fall or by its caller: how ``play`` and ``export`` run a
+    policy. A start frame other than 0 shows a policy past a clip's opening (a held ball, say)."""
     skill = skill if skill is not None else int(lib.skill_ids[0])
     if skill not in policy.skills:
         raise SkillMimicError(f"--skill {skill:03d} ({skill_name(skill)}): the policy knows {_skills(policy.skills)}")
     matching = (lib.skill_ids == skill).nonzero().flatten()
     clip = int(matching[0]) if len(matching) else 0
+    length = int(lib.lengths[clip])
+    if not 0 <= frame < length:
+        raise SkillMimicError(f"--frame {frame}: clip {lib.names[clip]} has {length} frames (0 to {length - 1})")
     dev = lib.device
-    start = FixedStartSampler(torch.tensor([clip], device=dev), torch.zeros(1, dtype=torch.long, device=dev))
+    start = FixedStartSampler(torch.tensor([clip], device=dev), torch.tensor([frame], device=dev))
     env = policy_env(policy, lib, 1, policy.config.env.rollout(UNLIMITED), sampler=start)
     env.set_skill(skill)
     return env

@@ -230,6 +230,8 @@ def _train(
             "start a new run (or --resume-from a file of it) for other clips"
         )
     cfg = resolve_device(cfg)
+    if cfg.task.name:  # the task's own controller period and episode length where the config has none
+        cfg = hlc.with_task_defaults(cfg)
     ranks, device = distributed.join(cfg.sim.device)  # one process: rank 0 of 1, the device as it is
     cfg = replace(cfg, sim=replace(cfg.sim, device=device))
     configure_threads(cfg.sim.device, cfg.sim.threads)
@@ -261,7 +263,6 @@ def _train(
     if cfg.task.name:  # a high-level controller over a frozen skill policy
         if resume:
             check_llc(load_checkpoint(last)["skillmimic"], str(last))
-        cfg, local = hlc.with_task_defaults(cfg), hlc.with_task_defaults(local)
         env = hlc.build_task_env(local)
         if ranks.main:
             (run_dir / "config.yaml").write_text(to_yaml(cfg))

@@ -3,7 +3,8 @@
 same way for training (``learning/``) and acting (``policy/``).
 
 rl-games' ``fixed_sigma`` makes the log-std state-independent but still trains it; upstream
-SkillMimic keeps it constant (-2.9), which ``learn_sigma: False`` restores here.
+SkillMimic keeps it constant (-2.9), which ``learn_sigma: False`` restores here; the constant
+then comes from the config, also when weights are loaded.
 
 On the CPU the dense layers run their float32 matrix products through oneDNN (forward and
 backward) instead of the BLAS behind ``torch.nn.functional.linear``: on the AMD EPYC the
@@ -96,9 +97,18 @@ class ActorCriticBuilder(network_builder.A2CBuilder):
     class Network(network_builder.A2CBuilder.Network):
         def __init__(self, params, **kwargs):
             super().__init__(params, **kwargs)
-            if not params["space"]["continuous"].get("learn_sigma", True):
+            space = params["space"]["continuous"]
+            self.frozen_log_std = None if space.get("learn_sigma", True) else float(space["sigma_init"]["val"])
+            if self.frozen_log_std is not None:
                 self.sigma.requires_grad_(False)
+                # a frozen log-std is a setting, not a trained weight: the config's value wins over a
+                # loaded one, so `train --resume-from F ppo.log_std=...` changes the exploration noise
+                self.register_load_state_dict_post_hook(self._keep_log_std)
             use_onednn_linear(self)
+
+        @staticmethod
+        def _keep_log_std(module, _incompatible_keys) -> None:
+            module.sigma.data.fill_(module.frozen_log_std)
 
     def build(self, name, **kwargs):
         return ActorCriticBuilder.Network(self.params, **kwargs)

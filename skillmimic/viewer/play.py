@@ -69,14 +69,16 @@ class Playback:
         ghost: bool,
         device: str = "auto",
         backend: str = "auto",
+        frame: int = 0,
     ):
-        """``seconds``: length of the episode (None: until the viewer closes)."""
+        """``seconds``: length of the episode (None: until the viewer closes); ``frame``: the clip's
+        frame the world starts at."""
         if not motion:
             raise SkillMimicError("play --checkpoint of a skill policy needs --motion (the clips to start from)")
         self.policy = load_policy(checkpoint, device, backend)
         cfg = self.policy.config
         self.lib = policy_motion(self.policy, motion)
-        self.env = play_env(self.policy, self.lib, skill)
+        self.env = play_env(self.policy, self.lib, skill, frame)
         self.control_dt = self.env.sim.control_dt
         self.total_steps = max(1, round(seconds / self.control_dt)) if seconds is not None else UNLIMITED
         self.obs = self.env.reset()
@@ -258,14 +260,17 @@ def play(
     height: int = 480,
     device: str = "auto",
     backend: str = "auto",
+    frame: int = 0,
 ) -> str:
     """``seconds``: the video's length (default 10 s); in the viewer, close it after that much
-    simulated time (default: when the window closes)."""
+    simulated time (default: when the window closes); ``frame``: a skill policy's start frame."""
     offscreen = video is not None or not os.environ.get("DISPLAY")
     video = video or "play.mp4"
     if dataset:
         if not motion:
             raise SkillMimicError("play --dataset needs --motion (the clips to play)")
+        if frame:
+            raise SkillMimicError("--frame is a policy's start frame: play --dataset plays whole clips")
         lib = MotionLibrary.load(motion)
         clips = None if skill is None else (lib.skill_ids == skill).nonzero().flatten().tolist()
         if clips == []:
@@ -278,17 +283,19 @@ def play(
         raise SkillMimicError("play needs --checkpoint (or --dataset to play the reference clips)")
     length = seconds if seconds is not None else (VIDEO_SECONDS if offscreen else None)
     if is_controller(checkpoint):
-        if skill is not None or ghost:
-            raise SkillMimicError("--skill and --ghost are for skill policies: a controller picks its own skills")
+        if skill is not None or ghost or frame:
+            raise SkillMimicError(
+                "--skill, --ghost and --frame are for skill policies: a controller picks its own skills and starts"
+            )
         pb: Playback = TaskPlayback(checkpoint, motion, length, device, backend)
     else:
-        pb = Playback(checkpoint, motion, skill, length, ghost, device, backend)
+        pb = Playback(checkpoint, motion, skill, length, ghost, device, backend, frame)
     if not offscreen:
         return _view_policy(pb)
     renderer = OffscreenRenderer(pb.model, width, height)
     episode = [pb.episodes]
 
-    def frame():
+    def image():
         if pb.episodes != episode[0]:  # a restart with a new goal: cut, not a pan
             episode[0] = pb.episodes
             renderer.reset_camera()
@@ -296,10 +303,10 @@ def play(
         return renderer.render(pb.data, pb.caption(), extra_geoms=lambda scn: add_markers(scn, marks), focus=pb.focus())
 
     with VideoWriter(video, round(1 / pb.control_dt)) as out:
-        out.write(frame())
+        out.write(image())
         for _ in range(pb.total_steps - 1):
             pb.step()
-            out.write(frame())
+            out.write(image())
     renderer.close()
     what = f"task {pb.task.NAME}" if isinstance(pb, TaskPlayback) else skill_name(pb.skill)
     return f"wrote {video} ({out.frames} frames, {what})"
